@@ -1,7 +1,8 @@
 /**
- * @tsnet/core: Keys, the crypto provider, network values, Clock, Logf and TsnetError: the leaf every other tsnet package builds on.
- *
- * Nothing is exported yet: this package is a placeholder in the workspace until its issue lands.
- * See README.md for what it will hold.
+ * @tsnet/core: the leaf package every other tsnet package builds on. Byte helpers, the crypto
+ * provider (noble / node:crypto / sodium-native behind one interface), Curve25519 key types with
+ * Tailscale's and WireGuard's text forms, IP address / prefix / address-port values with Go
+ * `netip` text forms, `Clock`, `Logf` and `TsnetError`.
  */
-export {};
+export * from './bytes.js';
+export * from './crypto/index.js';
