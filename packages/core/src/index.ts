@@ -5,4 +5,9 @@
  * `netip` text forms, `Clock`, `Logf` and `TsnetError`.
  */
 export * from './bytes.js';
+export * from './clock.js';
 export * from './crypto/index.js';
+export * from './errors.js';
+export * from './key/index.js';
+export * from './log.js';
+export * from './net/index.js';

@@ -1,0 +1,302 @@
+/**
+ * Curve25519 key types with Tailscale's text forms (`types/key/*` in tailscale/tailscale) and
+ * WireGuard's base64 form.
+ *
+ * | type | text form | used for |
+ * |---|---|---|
+ * | `MachinePrivate` / `MachinePublic` | `privkey:` / `mkey:` + 64 hex | Noise IK toward control (ts2021) |
+ * | `NodePrivate` / `NodePublic` | `privkey:` / `nodekey:` + 64 hex | WireGuard static key and DERP identity |
+ * | `DiscoPrivate` / `DiscoPublic` | (never serialized) / `discokey:` + 64 hex | NaCl box for disco |
+ * | `ChallengePublic` | `chalpub:` + 64 hex | control's node-key challenge |
+ *
+ * Hex is printed lowercase and parsed in either case. A zero key is representable (`zero()`,
+ * `isZero()`), as control uses it for "none" (`OldNodeKey`). Private keys are generated clamped
+ * (RFC 7748 §5), never appear in `toString`, `util.inspect` or `JSON.stringify` output, and are
+ * serialized only by the explicit `marshalText()`. Equality is constant-time.
+ */
+import { constantTimeEqual, isAllZero, parseBase64, parseHex, toBase64, toHex } from '../bytes.js';
+import { getCryptoProvider } from '../crypto/index.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { ParseError, quoteInput } from '../errors.js';
+
+export const KEY_SIZE = 32;
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+function checkLength(bytes: Uint8Array, what: string): void {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+  if (bytes.length !== KEY_SIZE) throw new RangeError(`${what} must be ${KEY_SIZE} bytes, got ${bytes.length}`);
+}
+
+/** Parses `<prefix>` + 64 hex; `shown` is what the error may reveal of the input. */
+function parsePrefixedHex(text: string, prefix: string, what: string, shown: string): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError(`${what} text must be a string`);
+  if (!text.startsWith(prefix)) throw new ParseError(what, `invalid ${what} ${shown}: missing "${prefix}" prefix`);
+  const hex = text.slice(prefix.length);
+  if (hex.length !== KEY_SIZE * 2) {
+    throw new ParseError(what, `invalid ${what} ${shown}: want ${KEY_SIZE * 2} hex digits, got ${hex.length}`);
+  }
+  const bytes = parseHex(hex);
+  if (bytes === null) throw new ParseError(what, `invalid ${what} ${shown}: not hex`);
+  return bytes;
+}
+
+function parseKeyBase64(text: string, what: string, shown: string): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError(`${what} text must be a string`);
+  const bytes = parseBase64(text);
+  if (bytes === null || bytes.length !== KEY_SIZE) {
+    throw new ParseError(what, `invalid ${what} ${shown}: want ${KEY_SIZE} bytes in standard base64`);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** RFC 7748 §5 clamping, in place. */
+export function clampPrivateKey(k: Uint8Array): Uint8Array {
+  k[0]! &= 248;
+  k[31]! = (k[31]! & 127) | 64;
+  return k;
+}
+
+/** What every public key type shares. */
+abstract class PublicKeyBase {
+  readonly #bytes: Uint8Array;
+
+  protected constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+
+  /** The text prefix of this key type, e.g. `nodekey:`. */
+  protected abstract get prefix(): string;
+
+  /** A copy of the 32 raw bytes. */
+  toBytes(): Uint8Array {
+    return Uint8Array.from(this.#bytes);
+  }
+
+  /** The raw bytes without a copy: do not modify. */
+  get raw(): Uint8Array {
+    return this.#bytes;
+  }
+
+  isZero(): boolean {
+    return isAllZero(this.#bytes);
+  }
+
+  /** Constant-time equality with a key of the same type. */
+  equals(other: this): boolean {
+    return other instanceof this.constructor && constantTimeEqual(this.#bytes, other.#bytes);
+  }
+
+  /** The 64 lowercase hex digits with no prefix (Go's `UntypedHexString`). */
+  untypedHex(): string {
+    return toHex(this.#bytes);
+  }
+
+  /** WireGuard's base64 form. */
+  toBase64(): string {
+    return toBase64(this.#bytes);
+  }
+
+  /** The prefixed text form, e.g. `nodekey:5f1c…`. */
+  toString(): string {
+    return this.prefix + toHex(this.#bytes);
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  /** Short form for logs, as Go's `ShortString`: `[5f1c0]`-style first five base64 characters. */
+  shortString(): string {
+    return `[${this.toBase64().slice(0, 5)}]`;
+  }
+
+  [INSPECT](): string {
+    return `${this.constructor.name}<${this.toString()}>`;
+  }
+}
+
+/** What every private key type shares. Never printed. */
+abstract class PrivateKeyBase {
+  readonly #bytes: Uint8Array;
+
+  protected constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+
+  /** The raw 32 bytes without a copy: do not modify, never log. */
+  get raw(): Uint8Array {
+    return this.#bytes;
+  }
+
+  isZero(): boolean {
+    return isAllZero(this.#bytes);
+  }
+
+  /** Constant-time equality with a key of the same type. */
+  equals(other: this): boolean {
+    return other instanceof this.constructor && constantTimeEqual(this.#bytes, other.#bytes);
+  }
+
+  /** Overwrites the key material with zeros. The key is unusable afterwards. */
+  destroy(): void {
+    this.#bytes.fill(0);
+  }
+
+  /** The curve25519 public point of this key, as raw bytes. */
+  protected publicBytes(crypto: CryptoProvider = getCryptoProvider()): Uint8Array {
+    return crypto.x25519PublicKey(this.#bytes);
+  }
+
+  toString(): string {
+    return `${this.constructor.name}(redacted)`;
+  }
+
+  toJSON(): string {
+    return `${this.constructor.name}(redacted)`;
+  }
+
+  [INSPECT](): string {
+    return `${this.constructor.name}(redacted)`;
+  }
+}
+
+function randomPrivate(crypto: CryptoProvider): Uint8Array {
+  return clampPrivateKey(crypto.randomBytes(KEY_SIZE));
+}
+
+/** A node's public key: its WireGuard static key and DERP address. Text: `nodekey:` + hex. */
+export class NodePublic extends PublicKeyBase {
+  protected get prefix(): string {
+    return 'nodekey:';
+  }
+  static fromBytes(bytes: Uint8Array): NodePublic {
+    checkLength(bytes, 'bytes');
+    return new NodePublic(Uint8Array.from(bytes));
+  }
+  static parse(text: string): NodePublic {
+    return new NodePublic(parsePrefixedHex(text, 'nodekey:', 'node public key', quoteInput(text)));
+  }
+  static fromBase64(text: string): NodePublic {
+    return new NodePublic(parseKeyBase64(text, 'node public key', quoteInput(text)));
+  }
+  static zero(): NodePublic {
+    return new NodePublic(new Uint8Array(KEY_SIZE));
+  }
+}
+
+/** A node's private key. Text (`marshalText`): `privkey:` + hex. */
+export class NodePrivate extends PrivateKeyBase {
+  static generate(crypto: CryptoProvider = getCryptoProvider()): NodePrivate {
+    return new NodePrivate(randomPrivate(crypto));
+  }
+  static fromBytes(bytes: Uint8Array): NodePrivate {
+    checkLength(bytes, 'bytes');
+    return new NodePrivate(Uint8Array.from(bytes));
+  }
+  static parse(text: string): NodePrivate {
+    return new NodePrivate(parsePrefixedHex(text, 'privkey:', 'node private key', '(redacted)'));
+  }
+  /** WireGuard's base64 private key form (as `wg genkey` prints). */
+  static fromBase64(text: string): NodePrivate {
+    return new NodePrivate(parseKeyBase64(text, 'node private key', '(redacted)'));
+  }
+  static zero(): NodePrivate {
+    return new NodePrivate(new Uint8Array(KEY_SIZE));
+  }
+  public(crypto?: CryptoProvider): NodePublic {
+    return NodePublic.fromBytes(this.publicBytes(crypto));
+  }
+  /** The secret text form `privkey:` + hex, for state files only. */
+  marshalText(): string {
+    return `privkey:${toHex(this.raw)}`;
+  }
+  /** The secret WireGuard base64 form. */
+  marshalBase64(): string {
+    return toBase64(this.raw);
+  }
+}
+
+/** A machine's public key, its identity toward control. Text: `mkey:` + hex. */
+export class MachinePublic extends PublicKeyBase {
+  protected get prefix(): string {
+    return 'mkey:';
+  }
+  static fromBytes(bytes: Uint8Array): MachinePublic {
+    checkLength(bytes, 'bytes');
+    return new MachinePublic(Uint8Array.from(bytes));
+  }
+  static parse(text: string): MachinePublic {
+    return new MachinePublic(parsePrefixedHex(text, 'mkey:', 'machine public key', quoteInput(text)));
+  }
+  static zero(): MachinePublic {
+    return new MachinePublic(new Uint8Array(KEY_SIZE));
+  }
+}
+
+/** A machine's private key. Text (`marshalText`): `privkey:` + hex. */
+export class MachinePrivate extends PrivateKeyBase {
+  static generate(crypto: CryptoProvider = getCryptoProvider()): MachinePrivate {
+    return new MachinePrivate(randomPrivate(crypto));
+  }
+  static fromBytes(bytes: Uint8Array): MachinePrivate {
+    checkLength(bytes, 'bytes');
+    return new MachinePrivate(Uint8Array.from(bytes));
+  }
+  static parse(text: string): MachinePrivate {
+    return new MachinePrivate(parsePrefixedHex(text, 'privkey:', 'machine private key', '(redacted)'));
+  }
+  static zero(): MachinePrivate {
+    return new MachinePrivate(new Uint8Array(KEY_SIZE));
+  }
+  public(crypto?: CryptoProvider): MachinePublic {
+    return MachinePublic.fromBytes(this.publicBytes(crypto));
+  }
+  marshalText(): string {
+    return `privkey:${toHex(this.raw)}`;
+  }
+}
+
+/** A disco public key. Text: `discokey:` + hex. */
+export class DiscoPublic extends PublicKeyBase {
+  protected get prefix(): string {
+    return 'discokey:';
+  }
+  static fromBytes(bytes: Uint8Array): DiscoPublic {
+    checkLength(bytes, 'bytes');
+    return new DiscoPublic(Uint8Array.from(bytes));
+  }
+  static parse(text: string): DiscoPublic {
+    return new DiscoPublic(parsePrefixedHex(text, 'discokey:', 'disco public key', quoteInput(text)));
+  }
+  static zero(): DiscoPublic {
+    return new DiscoPublic(new Uint8Array(KEY_SIZE));
+  }
+}
+
+/** A disco private key: fresh at every start, never serialized. */
+export class DiscoPrivate extends PrivateKeyBase {
+  static generate(crypto: CryptoProvider = getCryptoProvider()): DiscoPrivate {
+    return new DiscoPrivate(randomPrivate(crypto));
+  }
+  static fromBytes(bytes: Uint8Array): DiscoPrivate {
+    checkLength(bytes, 'bytes');
+    return new DiscoPrivate(Uint8Array.from(bytes));
+  }
+  public(crypto?: CryptoProvider): DiscoPublic {
+    return DiscoPublic.fromBytes(this.publicBytes(crypto));
+  }
+}
+
+/** Control's challenge public key (`EarlyNoise.NodeKeyChallenge`). Text: `chalpub:` + hex. */
+export class ChallengePublic extends PublicKeyBase {
+  protected get prefix(): string {
+    return 'chalpub:';
+  }
+  static fromBytes(bytes: Uint8Array): ChallengePublic {
+    checkLength(bytes, 'bytes');
+    return new ChallengePublic(Uint8Array.from(bytes));
+  }
+  static parse(text: string): ChallengePublic {
+    return new ChallengePublic(parsePrefixedHex(text, 'chalpub:', 'challenge public key', quoteInput(text)));
+  }
+}

@@ -1,0 +1,1 @@
+export { AddrPort, IPAddr, IPPrefix } from './addr.js';
