@@ -39,5 +39,7 @@ export class ParseError extends TsnetError {
 
 /** Quotes user input for an error message, cut to `max` characters so a huge input cannot flood logs. */
 export function quoteInput(text: string, max = 80): string {
-  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} chars)`;
+  return text.length <= max
+    ? JSON.stringify(text)
+    : `${JSON.stringify(text.slice(0, max))}… (${text.length} chars)`;
 }

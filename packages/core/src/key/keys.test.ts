@@ -25,7 +25,9 @@ describe('key types', () => {
       expect(priv.public(createCryptoProvider(name)).toString()).toBe(`nodekey:${ALICE_PUB}`);
     }
     expect(MachinePrivate.parse(`privkey:${ALICE_PRIV}`).public().toString()).toBe(`mkey:${ALICE_PUB}`);
-    expect(DiscoPrivate.fromBytes(Buffer.from(ALICE_PRIV, 'hex')).public().toString()).toBe(`discokey:${ALICE_PUB}`);
+    expect(DiscoPrivate.fromBytes(Buffer.from(ALICE_PRIV, 'hex')).public().toString()).toBe(
+      `discokey:${ALICE_PUB}`,
+    );
   });
 
   it('use the Tailscale text forms, print lowercase and parse either case', () => {
@@ -50,7 +52,14 @@ describe('key types', () => {
   });
 
   it('reject malformed text with a ParseError that shows public input and hides private input', () => {
-    for (const bad of ['', 'nodekey:', `nodekey:${ALICE_PUB.slice(2)}`, `nodekey:${ALICE_PUB}00`, `mkey:${ALICE_PUB}`, `nodekey:${'g'.repeat(64)}`]) {
+    for (const bad of [
+      '',
+      'nodekey:',
+      `nodekey:${ALICE_PUB.slice(2)}`,
+      `nodekey:${ALICE_PUB}00`,
+      `mkey:${ALICE_PUB}`,
+      `nodekey:${'g'.repeat(64)}`,
+    ]) {
       expect(() => NodePublic.parse(bad)).toThrow(ParseError);
       expect(() => NodePublic.parse(bad)).toThrow(JSON.stringify(bad).slice(0, 20));
     }
@@ -68,7 +77,10 @@ describe('key types', () => {
   });
 
   it('never print private keys through toString, inspect, JSON or template strings', () => {
-    for (const k of [NodePrivate.parse(`privkey:${ALICE_PRIV}`), MachinePrivate.parse(`privkey:${ALICE_PRIV}`)]) {
+    for (const k of [
+      NodePrivate.parse(`privkey:${ALICE_PRIV}`),
+      MachinePrivate.parse(`privkey:${ALICE_PRIV}`),
+    ]) {
       const b64 = toBase64(k.raw);
       for (const out of [String(k), `${k}`, inspect(k), inspect({ nested: { k } }), JSON.stringify({ k })]) {
         expect(out).not.toContain(ALICE_PRIV);
@@ -109,17 +121,33 @@ describe('key types', () => {
   });
 
   it('fuzz: random text gives a key or a ParseError, never another exception', () => {
-    const hexish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg:nodekyprivmsc'.split('')), maxLength: 80 });
+    const hexish = fc.string({
+      unit: fc.constantFrom(...'0123456789abcdefABCDEFg:nodekyprivmsc'.split('')),
+      maxLength: 80,
+    });
     fc.assert(
-      fc.property(fc.oneof(fc.string(), hexish, hexish.map((s) => `nodekey:${s}`)), (s) => {
-        for (const parse of [NodePublic.parse, NodePrivate.parse, MachinePublic.parse, DiscoPublic.parse, NodePublic.fromBase64]) {
-          try {
-            parse(s);
-          } catch (e) {
-            expect(e).toBeInstanceOf(ParseError);
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          hexish,
+          hexish.map((s) => `nodekey:${s}`),
+        ),
+        (s) => {
+          for (const parse of [
+            NodePublic.parse,
+            NodePrivate.parse,
+            MachinePublic.parse,
+            DiscoPublic.parse,
+            NodePublic.fromBase64,
+          ]) {
+            try {
+              parse(s);
+            } catch (e) {
+              expect(e).toBeInstanceOf(ParseError);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -24,16 +24,21 @@ const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 function checkLength(bytes: Uint8Array, what: string): void {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
-  if (bytes.length !== KEY_SIZE) throw new RangeError(`${what} must be ${KEY_SIZE} bytes, got ${bytes.length}`);
+  if (bytes.length !== KEY_SIZE)
+    throw new RangeError(`${what} must be ${KEY_SIZE} bytes, got ${bytes.length}`);
 }
 
 /** Parses `<prefix>` + 64 hex; `shown` is what the error may reveal of the input. */
 function parsePrefixedHex(text: string, prefix: string, what: string, shown: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`${what} text must be a string`);
-  if (!text.startsWith(prefix)) throw new ParseError(what, `invalid ${what} ${shown}: missing "${prefix}" prefix`);
+  if (!text.startsWith(prefix))
+    throw new ParseError(what, `invalid ${what} ${shown}: missing "${prefix}" prefix`);
   const hex = text.slice(prefix.length);
   if (hex.length !== KEY_SIZE * 2) {
-    throw new ParseError(what, `invalid ${what} ${shown}: want ${KEY_SIZE * 2} hex digits, got ${hex.length}`);
+    throw new ParseError(
+      what,
+      `invalid ${what} ${shown}: want ${KEY_SIZE * 2} hex digits, got ${hex.length}`,
+    );
   }
   const bytes = parseHex(hex);
   if (bytes === null) throw new ParseError(what, `invalid ${what} ${shown}: not hex`);

@@ -122,7 +122,8 @@ function parseV4(text: string, whole: string): Uint8Array {
   for (let i = 0; i < 4; i++) {
     const f = fields[i]!;
     if (f.length === 0) fail('IP address', whole, 'IPv4 field must have at least one digit');
-    if (f.length > 3 || !/^[0-9]+$/.test(f)) fail('IP address', whole, `unexpected character in IPv4 field ${i}`);
+    if (f.length > 3 || !/^[0-9]+$/.test(f))
+      fail('IP address', whole, `unexpected character in IPv4 field ${i}`);
     if (f.length > 1 && f[0] === '0') fail('IP address', whole, 'IPv4 field has octet with leading zero');
     const v = Number(f);
     if (v > 255) fail('IP address', whole, 'IPv4 field has value >255');
@@ -166,7 +167,8 @@ function parseV6(text: string): IPAddr {
     if (digits === 0) fail('IP address', text, 'each colon-separated field must have at least one digit');
     // An IPv4 tail?
     if (digits < s.length && s[digits] === '.') {
-      if (ellipsis < 0 && i !== 12) fail('IP address', text, 'embedded IPv4 address must replace the final 2 fields');
+      if (ellipsis < 0 && i !== 12)
+        fail('IP address', text, 'embedded IPv4 address must replace the final 2 fields');
       if (i + 4 > 16) fail('IP address', text, 'too many hex fields to fit an embedded IPv4 at the end');
       out.set(parseV4(s, text), i);
       s = '';
@@ -349,8 +351,10 @@ export class AddrPort {
       if (e instanceof ParseError) fail('address-port', text, e.message);
       throw e;
     }
-    if (bracketed && addr.is4()) fail('address-port', text, 'square brackets can only be used with IPv6 addresses');
-    if (!bracketed && addr.is6()) fail('address-port', text, 'IPv6 addresses must be surrounded by square brackets');
+    if (bracketed && addr.is4())
+      fail('address-port', text, 'square brackets can only be used with IPv6 addresses');
+    if (!bracketed && addr.is6())
+      fail('address-port', text, 'IPv6 addresses must be surrounded by square brackets');
     if (!/^[0-9]+$/.test(portText) || Number(portText) > 65535) fail('address-port', text, 'invalid port');
     return new AddrPort(addr, Number(portText));
   }
@@ -369,7 +373,9 @@ export class AddrPort {
   }
 
   toString(): string {
-    return this.addr.is4() ? `${this.addr.toString()}:${this.port}` : `[${this.addr.toString()}]:${this.port}`;
+    return this.addr.is4()
+      ? `${this.addr.toString()}:${this.port}`
+      : `[${this.addr.toString()}]:${this.port}`;
   }
 
   toJSON(): string {
