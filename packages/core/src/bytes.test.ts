@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes, constantTimeEqual, isAllZero, parseBase64, parseHex, toBase64, toHex } from './bytes.js';
+import {
+  concatBytes,
+  constantTimeEqual,
+  isAllZero,
+  parseBase64,
+  parseHex,
+  toBase64,
+  toHex,
+} from './bytes.js';
 
 describe('bytes', () => {
   it('hex round-trips and accepts either case', () => {
