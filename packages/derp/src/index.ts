@@ -1,7 +1,7 @@
 /**
- * @tsnet/derp: The DERP relay protocol: frame codec, client (HTTP, TLS, WebSocket) and server.
- *
- * Nothing is exported yet: this package is a placeholder in the workspace until its issue lands.
- * See README.md for what it will hold.
+ * @tsnet/derp: the DERP relay protocol (Tailscale's Designated Encrypted Relay for Packets): the
+ * frame codec (`wire/`), a server (`server/`), a client (`client/`) and DERP-map region handling
+ * (`region/`). It relays opaque datagrams between Curve25519 node keys and knows nothing of
+ * WireGuard or control. Start with README.md; the wire facts are in `wire/constants.ts`.
  */
-export {};
+export * from './wire/index.js';
