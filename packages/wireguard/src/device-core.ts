@@ -1,0 +1,334 @@
+/**
+ * The sans-IO WireGuard device: bytes and `now` in; datagrams, IP packets, events and the next
+ * deadline (`pollAt`) out. It never reads a clock, sets a timer or touches a socket: the driver
+ * (`device.ts`) does, and tests drive it directly on a fake clock.
+ *
+ * Inputs:  `receiveDatagram` (from the Bind), `sendPacket` (an IP packet to tunnel),
+ *          `expireTimers(now)` (when `pollAt()` has passed), and the peer configuration methods.
+ * Outputs: the `DeviceCoreOutput` given at construction, called synchronously.
+ *
+ * `now` is monotonic milliseconds (any origin). Wall-clock time (`wallNow`, Unix ms) is read only to
+ * stamp handshake initiations (TAI64N) and `latestHandshake`.
+ */
+import { type CryptoProvider, getCryptoProvider, type Logf, parseBase64, toBase64 } from '@tsnet/core';
+import { AllowedIps } from './allowed-ips.js';
+import {
+  DEFAULT_MTU,
+  MAX_PEERS,
+  UNDER_LOAD_AFTER_TIME_MS,
+  UNDER_LOAD_HANDSHAKES,
+  UNDER_LOAD_WINDOW_MS,
+} from './constants.js';
+import {
+  type DeviceContext,
+  type DeviceCoreOutput,
+  type DeviceCounters,
+  type Endpoint,
+  newCounters,
+} from './context.js';
+import { CookieChecker } from './cookie.js';
+import { IndexTable } from './index-table.js';
+import { NoiseIdentity } from './noise/handshake.js';
+import { Peer, type PeerStats } from './peer.js';
+import { RateLimiter } from './ratelimiter.js';
+import { receiveDatagram } from './receive.js';
+import { expireTimers, peerPollAt } from './timers.js';
+
+/** A 32-byte key as bytes or standard base64 text. */
+export type KeyInput = Uint8Array | string;
+
+/** A peer's configuration, as `wg set` takes it. */
+export interface PeerConfig {
+  publicKey: KeyInput;
+  /** 32 bytes; absent or all zeros means none. */
+  presharedKey?: KeyInput | undefined;
+  /** Where to send until the peer roams: `ip:port` or `[ipv6]:port` (or a custom Bind's name). */
+  endpoint?: Endpoint | undefined;
+  /** Prefixes routed to this peer and accepted from it, e.g. `['10.0.0.2/32', 'fd00::2/128']`. */
+  allowedIps?: readonly string[] | undefined;
+  /** Seconds between keepalives when otherwise idle; 0 or absent is off. */
+  persistentKeepalive?: number | undefined;
+  /** Keep the configured endpoint even when authenticated packets arrive from elsewhere. */
+  disableRoaming?: boolean | undefined;
+}
+
+/** A change to a peer: any field present replaces the current value (`allowedIps` replaces the whole list). */
+export type PeerUpdate = Partial<Omit<PeerConfig, 'publicKey'>> & {
+  /** Remove the preshared key. */
+  removePresharedKey?: boolean;
+};
+
+export interface DeviceCoreOptions {
+  /** Our static private key (32 bytes or base64). */
+  privateKey: KeyInput;
+  /** Defaults to `getCryptoProvider()` from @tsnet/core. */
+  crypto?: CryptoProvider | undefined;
+  /** Tunnel MTU, used for padding (default 1420). */
+  mtu?: number | undefined;
+  /** Debug log; never given keys. */
+  logf?: Logf | undefined;
+  /** Uniform random in [0, 1) for timer jitter (default `Math.random`). */
+  random?: (() => number) | undefined;
+  /** Unix-epoch milliseconds (default `Date.now`). */
+  wallNow?: (() => number) | undefined;
+  /** Handshake messages per second above which the device is "under load" and demands cookies (default 128; 0: always). */
+  underLoadHandshakes?: number | undefined;
+}
+
+/** Parses a key argument, throwing a TypeError naming `name` if it is not 32 bytes or base64 of 32 bytes. */
+export function parseKeyInput(name: string, key: KeyInput): Uint8Array {
+  const k = typeof key === 'string' ? parseBase64(key) : key;
+  if (!(k instanceof Uint8Array) || k.length !== 32) {
+    throw new TypeError(`${name} must be a 32-byte key (Uint8Array or base64)`);
+  }
+  return k;
+}
+
+export class DeviceCore {
+  readonly #ctx: DeviceContext;
+  readonly #peers = new Map<string, Peer>();
+  readonly #underLoadThreshold: number;
+  #loadWindowStart = Number.NEGATIVE_INFINITY;
+  #loadCount = 0;
+  #underLoadUntil = Number.NEGATIVE_INFINITY;
+  #closed = false;
+
+  constructor(options: DeviceCoreOptions, output: DeviceCoreOutput) {
+    const crypto = options.crypto ?? getCryptoProvider();
+    const id = new NoiseIdentity(crypto, parseKeyInput('privateKey', options.privateKey));
+    const mtu = options.mtu ?? DEFAULT_MTU;
+    if (!Number.isInteger(mtu) || mtu < 0 || mtu > 65535)
+      throw new RangeError('mtu must be an integer in 0..65535');
+    this.#underLoadThreshold = options.underLoadHandshakes ?? UNDER_LOAD_HANDSHAKES;
+    const counters = newCounters();
+    const logf: Logf = options.logf ?? (() => {});
+    const peers = this.#peers;
+    this.#ctx = {
+      id,
+      crypto,
+      indexTable: new IndexTable<Peer>(crypto),
+      allowedIps: new AllowedIps<Peer>(),
+      cookieChecker: new CookieChecker(crypto, id.publicKey),
+      rateLimiter: new RateLimiter(),
+      out: output,
+      counters,
+      logf,
+      mtu,
+      random: options.random ?? Math.random,
+      wallNow: options.wallNow ?? Date.now,
+      send(data, endpoint) {
+        if (endpoint === undefined) {
+          counters.txNoEndpoint++;
+          return false;
+        }
+        try {
+          output.sendDatagram(data, endpoint);
+        } catch (err) {
+          counters.txErrors++;
+          logf('send to %s failed: %s', endpoint, String(err));
+          return false;
+        }
+        counters.txDatagrams++;
+        counters.txBytes += data.length;
+        return true;
+      },
+      lookupPeer: (pk) => peers.get(toBase64(pk)),
+      isUnderLoad: (now) => this.#isUnderLoad(now),
+    };
+  }
+
+  /** Our static public key. */
+  get publicKey(): Uint8Array {
+    return this.#ctx.id.publicKey;
+  }
+
+  /** Device-wide counters (live object). */
+  get counters(): Readonly<DeviceCounters> {
+    return this.#ctx.counters;
+  }
+
+  get mtu(): number {
+    return this.#ctx.mtu;
+  }
+
+  /** Handshake load accounting (wireguard-go `IsUnderLoad`, by message rate instead of queue depth). */
+  #isUnderLoad(now: number): boolean {
+    if (now - this.#loadWindowStart >= UNDER_LOAD_WINDOW_MS) {
+      this.#loadWindowStart = now;
+      this.#loadCount = 0;
+    }
+    this.#loadCount++;
+    if (this.#loadCount > this.#underLoadThreshold) {
+      this.#underLoadUntil = now + UNDER_LOAD_AFTER_TIME_MS;
+      return true;
+    }
+    return this.#underLoadUntil > now;
+  }
+
+  // ---- peers -------------------------------------------------------------------------------
+
+  /** Adds a peer; throws if it exists already or the key is ours. */
+  addPeer(config: PeerConfig, now: number): void {
+    const pk = parseKeyInput('publicKey', config.publicKey);
+    const key = toBase64(pk);
+    if (this.#peers.has(key)) throw new Error(`peer ${key} already exists`);
+    if (this.#peers.size >= MAX_PEERS) throw new RangeError(`too many peers (max ${MAX_PEERS})`);
+    if (toBase64(this.publicKey) === key) throw new TypeError('publicKey must not be the device’s own key');
+    const psk =
+      config.presharedKey === undefined ? undefined : parseKeyInput('presharedKey', config.presharedKey);
+    const peer = new Peer(this.#ctx, pk, psk);
+    this.#peers.set(key, peer);
+    this.updatePeer(key, { ...config, presharedKey: undefined }, now);
+  }
+
+  /** Changes a peer's configuration at run time. */
+  updatePeer(publicKey: KeyInput, update: PeerUpdate, now: number): void {
+    const peer = this.#peer(publicKey);
+    if (update.endpoint !== undefined) peer.endpoint = update.endpoint;
+    if (update.disableRoaming !== undefined) peer.disableRoaming = update.disableRoaming;
+    if (update.removePresharedKey) peer.setPresharedKey(undefined);
+    if (update.presharedKey !== undefined)
+      peer.setPresharedKey(parseKeyInput('presharedKey', update.presharedKey));
+    if (update.allowedIps !== undefined) {
+      const table = this.#ctx.allowedIps;
+      // Validate every prefix before changing anything.
+      const scratch = new AllowedIps<number>();
+      for (const p of update.allowedIps) scratch.insert(p, 0);
+      table.removeByPeer(peer);
+      for (const p of update.allowedIps) table.insert(p, peer);
+    }
+    if (update.persistentKeepalive !== undefined) {
+      const ka = update.persistentKeepalive;
+      if (!Number.isInteger(ka) || ka < 0 || ka > 65535)
+        throw new RangeError('persistentKeepalive must be 0..65535 seconds');
+      const was = peer.persistentKeepalive;
+      peer.persistentKeepalive = ka;
+      if (ka === 0) peer.timers.persistentKeepalive = Number.POSITIVE_INFINITY;
+      // Like `wg set ... persistent-keepalive`, turning it on sends a keepalive at once.
+      else if (was === 0 && peer.endpoint !== undefined && !this.#closed) peer.sendKeepalive(now);
+    }
+  }
+
+  /** Removes a peer, erasing its keys. */
+  removePeer(publicKey: KeyInput): boolean {
+    const key = toBase64(parseKeyInput('publicKey', publicKey));
+    const peer = this.#peers.get(key);
+    if (peer === undefined) return false;
+    peer.zeroAndFlushAll();
+    this.#ctx.allowedIps.removeByPeer(peer);
+    this.#ctx.indexTable.deletePeer(peer);
+    this.#peers.delete(key);
+    return true;
+  }
+
+  /** True if the peer is configured. */
+  hasPeer(publicKey: KeyInput): boolean {
+    return this.#peers.has(toBase64(parseKeyInput('publicKey', publicKey)));
+  }
+
+  /** Statistics of one peer, as `wg show` reports them; `undefined` if unknown. */
+  peerStats(publicKey: KeyInput): PeerStats | undefined {
+    return this.#peers.get(toBase64(parseKeyInput('publicKey', publicKey)))?.stats();
+  }
+
+  /** Statistics of every peer. */
+  peers(): PeerStats[] {
+    return [...this.#peers.values()].map((p) => p.stats());
+  }
+
+  #peer(publicKey: KeyInput): Peer {
+    const key = toBase64(parseKeyInput('publicKey', publicKey));
+    const peer = this.#peers.get(key);
+    if (peer === undefined) throw new Error(`no peer ${key}`);
+    return peer;
+  }
+
+  /** Starts a handshake with a peer now (subject to the one-per-REKEY_TIMEOUT limit). */
+  initiateHandshake(publicKey: KeyInput, now: number): void {
+    if (this.#closed) return;
+    this.#peer(publicKey).sendHandshakeInitiation(false, now);
+  }
+
+  /** Sends a keepalive to a peer (starting a handshake first if needed). */
+  sendKeepalive(publicKey: KeyInput, now: number): void {
+    if (this.#closed) return;
+    this.#peer(publicKey).sendKeepalive(now);
+  }
+
+  /** Test and debug aid: the peer's internal state. Not part of the stable API. */
+  debugPeer(publicKey: KeyInput): Peer {
+    return this.#peer(publicKey);
+  }
+
+  // ---- data path ---------------------------------------------------------------------------
+
+  /** Handles a datagram from the Bind (takes ownership of `data`). Never throws for bad input. */
+  receiveDatagram(data: Uint8Array, from: Endpoint, now: number): void {
+    if (this.#closed) return;
+    try {
+      receiveDatagram(this.#ctx, data, from, now);
+    } catch (err) {
+      this.#ctx.counters.internalErrors++;
+      this.#ctx.logf('internal error on receive: %s', String(err));
+    }
+  }
+
+  /**
+   * Routes an IP packet to its peer by destination address and sends it (takes ownership). Returns
+   * false (counted) if it is not IPv4/IPv6 or no peer's allowed IPs contain the destination.
+   */
+  sendPacket(packet: Uint8Array, now: number): boolean {
+    if (this.#closed) return false;
+    const c = this.#ctx.counters;
+    let dst: Uint8Array;
+    const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+    if (version === 4 && packet.length >= 20) dst = packet.subarray(16, 20);
+    else if (version === 6 && packet.length >= 40) dst = packet.subarray(24, 40);
+    else {
+      c.dropBadOutbound++;
+      return false;
+    }
+    const peer = this.#ctx.allowedIps.lookup(dst);
+    if (peer === undefined) {
+      c.dropNoRoute++;
+      return false;
+    }
+    peer.stagePacket(packet);
+    peer.sendStagedPackets(now);
+    return true;
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  /** The earliest monotonic time at which `expireTimers` has work; `Infinity` if none. */
+  pollAt(): number {
+    let t = Number.POSITIVE_INFINITY;
+    if (this.#closed) return t;
+    for (const p of this.#peers.values()) {
+      const d = peerPollAt(p);
+      if (d < t) t = d;
+    }
+    return t;
+  }
+
+  /** Runs every timer due at `now`. */
+  expireTimers(now: number): void {
+    if (this.#closed) return;
+    for (const p of this.#peers.values()) {
+      try {
+        expireTimers(p, now);
+      } catch (err) {
+        this.#ctx.counters.internalErrors++;
+        this.#ctx.logf('internal error in timers: %s', String(err));
+      }
+    }
+  }
+
+  /** Erases all keys and stops; every later call is a no-op. */
+  close(): void {
+    if (this.#closed) return;
+    for (const p of this.#peers.values()) p.zeroAndFlushAll();
+    this.#ctx.id.privateKey.fill(0);
+    this.#closed = true;
+  }
+}
