@@ -175,7 +175,7 @@ describe('icmp', () => {
     expect(checksum(buf)).toBe(0);
     expect(ok(Icmpv4Repr.parse(ok(Icmpv4Packet.newChecked(buf))))).toEqual(r);
     expect(Icmpv4Packet.newChecked(buf.subarray(0, 7))).toBe('truncated');
-    buf[5] ^= 1;
+    buf[5]! ^= 1;
     expect(Icmpv4Repr.parse(ok(Icmpv4Packet.newChecked(buf)))).toBe('checksum');
   });
   it('v4 dest-unreachable carries the original datagram and the next-hop MTU', () => {
@@ -232,7 +232,7 @@ describe('udp', () => {
       const buf = new Uint8Array(UdpRepr.bufferLen(r));
       UdpRepr.emit(r, s, d, buf);
       expect(ok(UdpRepr.parse(ok(UdpPacket.newChecked(buf)), s, d))).toEqual(r);
-      buf[9] ^= 0x40;
+      buf[9]! ^= 0x40;
       expect(UdpRepr.parse(ok(UdpPacket.newChecked(buf)), s, d)).toBe('checksum');
     }
   });
@@ -331,7 +331,7 @@ describe('tcp', () => {
     synFin[13] = TCP_FLAG.SYN | TCP_FLAG.FIN;
     expect(TcpRepr.parse(ok(TcpPacket.newChecked(synFin)), A4, B4, false)).toBe('malformed');
     const corrupt = buf.slice();
-    corrupt[30] ^= 1;
+    corrupt[30]! ^= 1;
     expect(TcpRepr.parse(ok(TcpPacket.newChecked(corrupt)), A4, B4)).toBe('checksum');
   });
 });

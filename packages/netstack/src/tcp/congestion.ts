@@ -1,0 +1,165 @@
+/**
+ * Congestion control behind one interface, so the connection does not know which algorithm runs:
+ * NewReno (RFC 5681 §3.1, with RFC 6582's recovery handled by the connection) and CUBIC
+ * (RFC 9438). Windows are in bytes. The loss-recovery machinery (fast retransmit, RFC 6675 pipe,
+ * RTO) lives in the connection; it calls these hooks at the moments RFC 5681 names.
+ */
+
+export type CongestionAlgorithm = 'newreno' | 'cubic';
+
+export interface CongestionControl {
+  readonly name: CongestionAlgorithm;
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow-start threshold in bytes. */
+  ssthresh: number;
+  /**
+   * New data was cumulatively acknowledged outside loss recovery. `cwndLimited` is false when the
+   * sender was limited by the app or the peer's window (the window then does not grow, RFC 7661 §4.3).
+   */
+  onAck(acked: number, now: number, srttMs: number, cwndLimited: boolean): void;
+  /** Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681 §3.2 step 2). */
+  onCongestion(now: number, flightSize: number): void;
+  /** The retransmission timer expired (RFC 5681 §3.1 equation 4, and cwnd to one segment). */
+  onRto(now: number, flightSize: number): void;
+  /** Fast recovery ended by a full acknowledgment (RFC 6582 §3.2 step 3). */
+  onRecoveryExit(now: number, flightSize: number): void;
+}
+
+/** RFC 6928: an initial window of 10 segments (RFC 5681 §3.1 allows up to 4; Linux uses 10). */
+export function initialWindow(mss: number): number {
+  return Math.min(10 * mss, Math.max(2 * mss, 14600));
+}
+
+/** NewReno's window arithmetic (RFC 5681 §3.1, §3.2; RFC 6582 §3.2 for the exit). */
+export class NewReno implements CongestionControl {
+  readonly name = 'newreno';
+  cwnd: number;
+  ssthresh = 0x7fffffff;
+  private bytesAcked = 0;
+
+  constructor(private readonly mss: number) {
+    this.cwnd = initialWindow(mss);
+  }
+
+  onAck(acked: number, _now: number, _srtt: number, cwndLimited: boolean): void {
+    if (!cwndLimited) return;
+    if (this.cwnd < this.ssthresh) {
+      // RFC 5681 §3.1 slow start, with RFC 3465 appropriate byte counting (L = 2 SMSS).
+      this.cwnd += Math.min(acked, 2 * this.mss);
+    } else {
+      // RFC 5681 §3.1 congestion avoidance: about one SMSS per RTT, by byte counting.
+      this.bytesAcked += acked;
+      if (this.bytesAcked >= this.cwnd) {
+        this.bytesAcked -= this.cwnd;
+        this.cwnd += this.mss;
+      }
+    }
+  }
+
+  onCongestion(_now: number, flightSize: number): void {
+    // RFC 5681 §3.2 step 2, equation 4.
+    this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.bytesAcked = 0;
+  }
+
+  onRto(_now: number, flightSize: number): void {
+    this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
+    this.cwnd = this.mss; // RFC 5681 §3.1: loss window of one segment
+    this.bytesAcked = 0;
+  }
+
+  onRecoveryExit(_now: number, flightSize: number): void {
+    // RFC 6582 §3.2 step 3, option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    this.cwnd = Math.min(this.ssthresh, Math.max(flightSize, this.mss) + this.mss);
+  }
+}
+
+/** RFC 9438 constants. */
+const CUBIC_C = 0.4; // §5.1
+const CUBIC_BETA = 0.7; // §4.6
+const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA); // §4.3
+
+/** CUBIC (RFC 9438), in segments internally, exposed in bytes. */
+export class Cubic implements CongestionControl {
+  readonly name = 'cubic';
+  cwnd: number;
+  ssthresh = 0x7fffffff;
+  /** W_max in segments (§4.1). */
+  private wMax = 0;
+  /** Reno-friendly estimate W_est in segments (§4.3). */
+  private wEst = 0;
+  private k = 0;
+  /** Start of the current congestion-avoidance epoch (ms), or -1 before one starts. */
+  private epoch = -1;
+
+  constructor(private readonly mss: number) {
+    this.cwnd = initialWindow(mss);
+  }
+
+  onAck(acked: number, now: number, srttMs: number, cwndLimited: boolean): void {
+    if (!cwndLimited) return;
+    if (this.cwnd < this.ssthresh) {
+      // §4.10: slow start as in RFC 5681 (with byte counting).
+      this.cwnd += Math.min(acked, 2 * this.mss);
+      return;
+    }
+    const seg = this.cwnd / this.mss;
+    if (this.epoch < 0) {
+      // §4.2: a new epoch; if no loss yet, W_max is the current window (K = 0).
+      this.epoch = now;
+      if (this.wMax < seg) {
+        this.wMax = seg;
+        this.k = 0;
+      } else {
+        this.k = Math.cbrt((this.wMax - seg) / CUBIC_C);
+      }
+      this.wEst = seg;
+    }
+    const t = (now - this.epoch + srttMs) / 1000; // §4.2 uses W_cubic(t + RTT) as the target
+    const wCubic = CUBIC_C * (t - this.k) ** 3 + this.wMax;
+    // §4.3: the Reno-friendly region.
+    this.wEst += (CUBIC_ALPHA * (acked / this.mss)) / seg;
+    let target: number;
+    if (wCubic < this.wEst) {
+      target = this.wEst;
+    } else {
+      // §4.4, §4.5: concave and convex regions; the target is capped at 1.5 × cwnd.
+      target = Math.min(Math.max(wCubic, seg), 1.5 * seg);
+    }
+    const grow = ((target - seg) / seg) * (acked / this.mss);
+    if (grow > 0) this.cwnd += grow * this.mss;
+  }
+
+  onCongestion(_now: number, flightSize: number): void {
+    const seg = this.cwnd / this.mss;
+    // §4.7 fast convergence.
+    this.wMax = seg < this.wMax ? (seg * (1 + CUBIC_BETA)) / 2 : seg;
+    // §4.6: ssthresh = flight × β (at least 2 segments).
+    this.ssthresh = Math.max(Math.floor(flightSize * CUBIC_BETA), 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.k = Math.cbrt((this.wMax * (1 - CUBIC_BETA)) / CUBIC_C);
+    this.epoch = -1;
+  }
+
+  onRto(now: number, flightSize: number): void {
+    // §4.8: as for a congestion event, then cwnd to one segment (the loss window).
+    this.onCongestion(now, flightSize);
+    this.cwnd = this.mss;
+    this.epoch = -1;
+  }
+
+  onRecoveryExit(): void {
+    this.cwnd = Math.max(this.cwnd, this.ssthresh);
+  }
+}
+
+export function createCongestionControl(algorithm: CongestionAlgorithm, mss: number): CongestionControl {
+  switch (algorithm) {
+    case 'newreno':
+      return new NewReno(mss);
+    case 'cubic':
+      return new Cubic(mss);
+  }
+}
