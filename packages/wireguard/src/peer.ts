@@ -102,7 +102,7 @@ export class Peer {
     this.publicKey = new Uint8Array(publicKey);
     this.publicKeyText = toBase64(this.publicKey);
     this.handshake = new Handshake(ctx.id, this.publicKey, presharedKey);
-    this.hasPresharedKey = presharedKey?.some((b) => b !== 0);
+    this.hasPresharedKey = presharedKey?.some((b) => b !== 0) === true;
     this.cookieGenerator = new CookieGenerator(ctx.crypto, this.publicKey);
   }
 
@@ -114,7 +114,7 @@ export class Peer {
   setPresharedKey(psk: Uint8Array | undefined): void {
     this.handshake.presharedKey.fill(0);
     if (psk !== undefined) this.handshake.presharedKey.set(psk);
-    this.hasPresharedKey = psk?.some((b) => b !== 0);
+    this.hasPresharedKey = psk?.some((b) => b !== 0) === true;
   }
 
   /** Roaming: an authenticated packet from `endpoint` makes it the peer's endpoint. */
