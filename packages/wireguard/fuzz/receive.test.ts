@@ -101,7 +101,7 @@ describe('fuzz: bad datagrams at the Bind', () => {
       .tuple(fc.constantFrom(...valid), fc.nat(), fc.integer({ min: 1, max: 255 }))
       .map(([d, pos, x]) => {
         const m = new Uint8Array(d);
-        m[pos % m.length] ^= x;
+        m[pos % m.length] = m[pos % m.length]! ^ x;
         return m;
       });
     const truncate = fc.tuple(fc.constantFrom(...valid), fc.nat()).map(([d, n]) => d.slice(0, n % d.length));

@@ -133,7 +133,7 @@ export function blake2sKeyed(key: Uint8Array, data: Uint8Array, outLen: number):
     for (let i = 0; i < 8; i++) h[i] = (h[i]! ^ v[i]! ^ v[i + 8]!) >>> 0;
   });
   const out = Buffer.alloc(32);
-  h.forEach((w, i) => out.writeUInt32LE(w, 4 * i));
+  for (let i = 0; i < 8; i++) out.writeUInt32LE(h[i]!, 4 * i);
   return out.subarray(0, outLen);
 }
 
@@ -153,7 +153,7 @@ export class IndependentInitiator {
   recvKey: Buffer | undefined;
   remoteIndex = 0;
 
-  constructor(sPriv: Uint8Array, rPub: Uint8Array, ePriv: Uint8Array, psk = new Uint8Array(32)) {
+  constructor(sPriv: Uint8Array, rPub: Uint8Array, ePriv: Uint8Array, psk: Uint8Array = new Uint8Array(32)) {
     this.sPriv = sPriv;
     this.sPub = pub(sPriv);
     this.rPub = rPub;
