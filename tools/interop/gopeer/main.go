@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"tailscale.com/envknob"
 	"tailscale.com/tsnet"
 )
 
@@ -54,6 +55,9 @@ func emit(v map[string]any) {
 func main() {
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	// A test peer on loopback: no log uploads, no UPnP/NAT-PMP/PCP probes of the default gateway.
+	envknob.SetNoLogsNoSupport()
+	envknob.Setenv("TS_DISABLE_PORTMAPPER", "1")
 	if *controlURL == "" || *dir == "" {
 		log.Fatal("gopeer: -control-url and -dir are required")
 	}

@@ -178,6 +178,7 @@ function checkHost() {
 // ---------------------------------------------------------------- apt
 
 function dpkgInstalled(pkg) {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const r = quiet('dpkg-query', ['-W', '-f=${Status}', pkg]);
   return r.code === 0 && r.out.includes('install ok installed');
 }

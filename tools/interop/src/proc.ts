@@ -35,6 +35,8 @@ export function untrackNamespace(ns: string): void {
 export interface ProcOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Called with each complete line of stdout (stdout still goes to the log too). */
+  onStdoutLine?: (line: string) => void;
 }
 
 export interface ExitInfo {
@@ -62,7 +64,16 @@ export class Proc {
     });
     live.add(this);
     const onData = (d: Buffer) => this.append(d.toString('utf8'));
-    this.child.stdout?.on('data', onData);
+    let partial = '';
+    const onLine = opts.onStdoutLine;
+    this.child.stdout?.on('data', (d: Buffer) => {
+      if (onLine !== undefined) {
+        const lines = (partial + d.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) onLine(l);
+      }
+      onData(d);
+    });
     this.child.stderr?.on('data', onData);
     this.exited = new Promise((resolve) => {
       this.child.once('error', (err) => {
