@@ -1,3 +1,4 @@
+/** NaCl box framing (Tailscale's nonce ‖ box layout): round trips across every pair of backends, layout, forgeries. */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../bytes.js';
 import { BOX_SEAL_OVERHEAD, boxOpen, boxOpenShared, boxSeal, boxSealShared } from './box.js';

@@ -8,7 +8,15 @@
 import { checkBytes, checkSize } from './check.js';
 import { type CryptoProvider, NACL_BOX_NONCE_SIZE, NACL_BOX_OVERHEAD, X25519_KEY_SIZE } from './provider.js';
 
-/** Bytes `boxSeal` adds to a plaintext: nonce and tag. */
+/**
+ * Bytes `boxSeal` adds to a plaintext: the 24-byte nonce and the 16-byte tag.
+ *
+ * @example
+ * ```ts
+ * import { BOX_SEAL_OVERHEAD } from '@tsnet/core';
+ * const maxPlaintext = 1500 - BOX_SEAL_OVERHEAD;
+ * ```
+ */
 export const BOX_SEAL_OVERHEAD = NACL_BOX_NONCE_SIZE + NACL_BOX_OVERHEAD;
 
 /**

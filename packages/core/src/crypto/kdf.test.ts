@@ -1,3 +1,4 @@
+/** WireGuard's KDF on every backend against the whitepaper's construction written out with node:crypto's HMAC. */
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, toHex } from '../bytes.js';

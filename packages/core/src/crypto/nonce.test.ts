@@ -1,3 +1,4 @@
+/** nonceLE64 / nonceBE64 against a naive DataView + bigint model, and their argument checks. */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../bytes.js';
 import { nonceBE64, nonceLE64 } from './nonce.js';

@@ -1,3 +1,4 @@
+/** Backend selection: availability order, the memoised default, TSNET_CRYPTO, and the errors for unknown or unavailable names. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   availableCryptoBackends,

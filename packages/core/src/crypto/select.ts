@@ -13,14 +13,31 @@ import { createNodeProvider, loadNodeCrypto } from './node.js';
 import type { CryptoBackendName, CryptoProvider } from './provider.js';
 import { createSodiumProvider, loadSodium } from './sodium.js';
 
-/** Every backend name, fastest first: the order `getCryptoProvider` tries them in. */
+/**
+ * Every backend name, fastest first: the order `getCryptoProvider` tries them in.
+ *
+ * @example
+ * ```ts
+ * import { CRYPTO_BACKENDS } from '@tsnet/core';
+ * CRYPTO_BACKENDS; // ['sodium', 'node', 'noble']
+ * ```
+ */
 export const CRYPTO_BACKENDS: readonly CryptoBackendName[] = Object.freeze([
   'sodium',
   'node',
   'noble',
 ] as const);
 
-/** The environment variable that forces a backend for `getCryptoProvider`. */
+/**
+ * The environment variable that forces a backend for `getCryptoProvider`.
+ *
+ * @example
+ * ```ts
+ * // TSNET_CRYPTO=noble npx vitest run   (every default provider in the process is noble)
+ * import { TSNET_CRYPTO_ENV } from '@tsnet/core';
+ * process.env[TSNET_CRYPTO_ENV]; // 'noble'
+ * ```
+ */
 export const TSNET_CRYPTO_ENV = 'TSNET_CRYPTO';
 
 function isBackendName(name: unknown): name is CryptoBackendName {
