@@ -151,3 +151,88 @@ export async function makePair(
   await b.up();
   return { clock, net, a, b, tunA, tunB, bindA, bindB, aKey, bKey, crypto };
 }
+
+/** An IPv6 packet (RFC 8200) with hop limit 64. */
+export function ipv6(src: Uint8Array, dst: Uint8Array, nextHeader: number, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(40 + payload.length);
+  p[0] = 0x60;
+  p[4] = payload.length >> 8;
+  p[5] = payload.length & 0xff;
+  p[6] = nextHeader;
+  p[7] = 64;
+  p.set(src, 8);
+  p.set(dst, 24);
+  p.set(payload, 40);
+  return p;
+}
+
+/** ICMPv6 echo request (128) or reply (129), checksummed over the RFC 8200 §8.1 pseudo-header. */
+export function icmpv6Echo(
+  type: 128 | 129,
+  src: Uint8Array,
+  dst: Uint8Array,
+  ident: number,
+  seq: number,
+  data: Uint8Array,
+): Uint8Array {
+  const m = new Uint8Array(8 + data.length);
+  m[0] = type;
+  m[4] = ident >> 8;
+  m[5] = ident & 0xff;
+  m[6] = seq >> 8;
+  m[7] = seq & 0xff;
+  m.set(data, 8);
+  const pseudo = new Uint8Array(40 + m.length);
+  pseudo.set(src, 0);
+  pseudo.set(dst, 16);
+  new DataView(pseudo.buffer).setUint32(32, m.length);
+  pseudo[39] = 58;
+  pseudo.set(m, 40);
+  const c = inetChecksum(pseudo);
+  m[2] = c >> 8;
+  m[3] = c & 0xff;
+  return m;
+}
+
+/**
+ * If `p` is an ICMP echo request (IPv4) or ICMPv6 echo request, the matching echo reply (addresses
+ * swapped, checksums recomputed); otherwise null. This is how a test "answers a ping" through a TUN.
+ */
+export function echoReplyFor(p: Uint8Array): Uint8Array | null {
+  if (p[0]! >> 4 === 4) {
+    const ihl = (p[0]! & 0x0f) * 4;
+    if (p[9] !== 1 || p[ihl] !== 8) return null;
+    const icmp = p.subarray(ihl);
+    const ident = (icmp[4]! << 8) | icmp[5]!;
+    const seq = (icmp[6]! << 8) | icmp[7]!;
+    return ipv4(
+      [...p.subarray(16, 20)],
+      [...p.subarray(12, 16)],
+      1,
+      icmpEcho(0, ident, seq, icmp.subarray(8)),
+      (p[4]! << 8) | p[5]!,
+    );
+  }
+  if (p[0]! >> 4 === 6) {
+    if (p[6] !== 58 || p[40] !== 128) return null;
+    const icmp = p.subarray(40);
+    const src = p.subarray(24, 40);
+    const dst = p.subarray(8, 24);
+    return ipv6(
+      src,
+      dst,
+      58,
+      icmpv6Echo(129, src, dst, (icmp[4]! << 8) | icmp[5]!, (icmp[6]! << 8) | icmp[7]!, icmp.subarray(8)),
+    );
+  }
+  return null;
+}
+
+/** Polls `cond` every 20 ms (real time) until true, or throws after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
