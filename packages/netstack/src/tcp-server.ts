@@ -1,0 +1,74 @@
+/**
+ * `TcpServer`: what `stack.listen` returns, shaped like `net.Server` (`'connection'`, `'close'`,
+ * `address()`, `close()`). It holds the LISTEN state's only resource, the half-open count: at most
+ * `backlog` connections may sit in SYN-RECEIVED at once (the SYN-flood bound; further SYNs are
+ * dropped and counted, so the peer retransmits later).
+ */
+import { EventEmitter } from 'node:events';
+import type { Stack } from './stack.js';
+import type { TcpSocket } from './tcp-socket.js';
+import { formatIp } from './wire/ip-address.js';
+
+export interface TcpServerOptions {
+  port: number;
+  /** One of the stack's addresses; all of them when absent. */
+  host?: string;
+  /** Maximum half-open (SYN-RECEIVED) connections (default 128). */
+  backlog?: number;
+  /** Keep the writable side open after the peer's FIN (default false, as `net`). */
+  allowHalfOpen?: boolean;
+  /** Disable Nagle on accepted sockets. */
+  noDelay?: boolean;
+}
+
+export class TcpServer extends EventEmitter {
+  readonly backlog: number;
+  readonly allowHalfOpen: boolean;
+  readonly noDelay: boolean;
+  listening = true;
+  /** @internal Connections in SYN-RECEIVED. */
+  halfOpen = 0;
+
+  /** @internal */
+  constructor(
+    private readonly stack: Stack,
+    readonly port: number,
+    readonly host: Uint8Array | null,
+    options: TcpServerOptions,
+  ) {
+    super();
+    this.backlog = options.backlog ?? 128;
+    if (!Number.isInteger(this.backlog) || this.backlog < 1) {
+      throw new RangeError(`options.backlog must be a positive integer, got ${options.backlog}`);
+    }
+    this.allowHalfOpen = options.allowHalfOpen ?? false;
+    this.noDelay = options.noDelay ?? false;
+    process.nextTick(() => this.emit('listening'));
+  }
+
+  address(): { address: string; family: string; port: number } {
+    const v6 = this.host !== null && this.host.length === 16;
+    return { address: this.host ? formatIp(this.host) : '::', family: v6 ? 'IPv6' : 'IPv4', port: this.port };
+  }
+
+  /** Stops accepting; established sockets are unaffected. */
+  close(callback?: (err?: Error) => void): this {
+    if (!this.listening) {
+      if (callback) process.nextTick(() => callback(new Error('server is not running')));
+      return this;
+    }
+    this.listening = false;
+    this.stack._unlisten(this);
+    if (callback) this.once('close', callback);
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  /** @internal A handshake completed: hand the socket to the app. */
+  _deliver(socket: TcpSocket): void {
+    process.nextTick(() => {
+      if (this.listening) this.emit('connection', socket);
+      else socket.destroy();
+    });
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * `TcpSocket`: a TCP connection as a Node `Duplex`, behaving like `net.Socket` so unchanged Node
+ * code (http, ws, undici's `connect` hook) runs on it. Writes go into the connection's send buffer
+ * and their callbacks wait while it is full (backpressure toward the app); reads are pulled from
+ * the receive buffer only when the stream wants more, so a slow reader closes the TCP window
+ * (backpressure toward the peer). Connection events are delivered on `process.nextTick`, never
+ * from inside packet processing.
+ */
+import { Duplex } from 'node:stream';
+import type { TimerHandle } from './clock.js';
+import { NetstackError } from './errors.js';
+import type { Stack, TcpEntry } from './stack.js';
+import type { TcpErrorCode } from './tcp/options.js';
+import { formatIp } from './wire/ip-address.js';
+
+const READ_CHUNK = 64 * 1024;
+
+export interface TcpSocketOptions {
+  allowHalfOpen: boolean;
+  connecting: boolean;
+}
+
+/** A TCP connection as a `net.Socket`-like Duplex stream. */
+export class TcpSocket extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: 'IPv4' | 'IPv6';
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly localFamily: 'IPv4' | 'IPv6';
+  /** True until the handshake completes (as `net.Socket#connecting`). */
+  connecting: boolean;
+  bytesRead = 0;
+  bytesWritten = 0;
+  private readonly stack: Stack;
+  private readonly entry: TcpEntry;
+  private pendingWrite: { data: Uint8Array; off: number; cb: (err?: Error | null) => void } | undefined;
+  private wantRead = false;
+  private eofPushed = false;
+  private finRequested = false;
+  private endAfterConnect: (() => void) | undefined;
+  private ticking = false;
+  private idleMs = 0;
+  private idleTimer: TimerHandle | undefined;
+  private lastActive = 0;
+
+  /** @internal Sockets come from `stack.connect` and `stack.listen`. */
+  constructor(stack: Stack, entry: TcpEntry, options: TcpSocketOptions) {
+    super({ allowHalfOpen: options.allowHalfOpen, decodeStrings: true, emitClose: true, autoDestroy: true });
+    this.stack = stack;
+    this.entry = entry;
+    this.connecting = options.connecting;
+    this.remoteAddress = formatIp(entry.remote);
+    this.remotePort = entry.remotePort;
+    this.remoteFamily = entry.ipv6 ? 'IPv6' : 'IPv4';
+    this.localAddress = formatIp(entry.local);
+    this.localPort = entry.localPort;
+    this.localFamily = this.remoteFamily;
+    this.lastActive = stack._now();
+  }
+
+  /** As `net.Socket#readyState`. */
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.destroyed) return 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** As `net.Socket#pending`: true before the connection is established. */
+  get pending(): boolean {
+    return this.connecting;
+  }
+
+  /** The connection's TCP state (RFC 9293 names), for diagnostics. */
+  get tcpState(): string {
+    return this.entry.conn.state;
+  }
+
+  address(): { address: string; family: string; port: number } {
+    return { address: this.localAddress, family: this.localFamily, port: this.localPort };
+  }
+
+  /** Disables (default) or enables Nagle's algorithm. */
+  setNoDelay(noDelay = true): this {
+    this.entry.conn.setNoDelay(noDelay, this.stack._now());
+    this.stack.kick(this.entry);
+    return this;
+  }
+
+  /** Enables TCP keepalive probes after `initialDelay` ms idle (0 keeps the current delay). */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.entry.conn.setKeepAlive(enable, initialDelay, this.stack._now());
+    this.stack.kick(this.entry);
+    return this;
+  }
+
+  /** Emits `'timeout'` after `ms` of inactivity (0 disables), as `net.Socket#setTimeout`. */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`ms must be a non-negative number, got ${ms}`);
+    if (callback) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.idleMs = ms;
+    this.clearIdle();
+    if (ms > 0) this.armIdle(ms);
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  /** Ends the writable side, then destroys once the FIN is sent (as `net.Socket#destroySoon`). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  /** Like `destroy()`, always with a RST (as `net.Socket#resetAndDestroy`). */
+  resetAndDestroy(): this {
+    this.entry.conn.abort();
+    return this.destroy();
+  }
+
+  // ---------------------------------------------------------------- Duplex implementation
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.pendingWrite = { data: chunk, off: 0, cb };
+    this.flushWrite();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const fin = () => {
+      this.finRequested = true;
+      this.entry.conn.close(this.stack._now());
+      this.stack.kick(this.entry);
+      cb();
+    };
+    // end() before the handshake completes: FIN after it (RFC 9293 §3.10.4 would drop the TCB).
+    if (this.connecting) this.endAfterConnect = fin;
+    else fin();
+  }
+
+  override _read(): void {
+    this.wantRead = true;
+    this.pump();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.clearIdle();
+    const conn = this.entry.conn;
+    if (!conn.isClosed() && !this.finRequested) {
+      // destroy() without end(): abort with RST (RFC 9293 §3.10.5), as a socket closed with
+      // data unsent or unread is by Linux.
+      conn.abort();
+    }
+    this.entry.socket = undefined;
+    if (this.pendingWrite) {
+      const p = this.pendingWrite;
+      this.pendingWrite = undefined;
+      p.cb(err ?? new Error('socket destroyed'));
+    }
+    cb(err);
+  }
+
+  // ---------------------------------------------------------------- from the stack
+
+  /** @internal */
+  _onConnect(): void {
+    process.nextTick(() => {
+      if (this.destroyed) return;
+      this.connecting = false;
+      this.touch();
+      this.emit('connect');
+      this.emit('ready');
+      const fin = this.endAfterConnect;
+      this.endAfterConnect = undefined;
+      fin?.();
+      this.flushWrite();
+    });
+  }
+
+  /** @internal */
+  _onReadable(): void {
+    this.schedule();
+  }
+
+  /** @internal */
+  _onWritable(): void {
+    this.schedule();
+  }
+
+  /** @internal */
+  _onClosed(err: TcpErrorCode | null): void {
+    process.nextTick(() => {
+      if (this.destroyed) return;
+      if (err) {
+        const e = new NetstackError(
+          err,
+          this.connecting ? 'connect' : 'read',
+          this.remoteAddress,
+          this.remotePort,
+        );
+        this.destroy(e);
+        return;
+      }
+      this.pump();
+      if (!this.eofPushed && this.entry.conn.readable === 0) {
+        this.eofPushed = true;
+        this.push(null);
+      }
+      if (this.pendingWrite)
+        this.destroy(new NetstackError('ECONNRESET', 'write', this.remoteAddress, this.remotePort));
+    });
+  }
+
+  private schedule(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    process.nextTick(() => {
+      this.ticking = false;
+      if (this.destroyed) return;
+      this.pump();
+      this.flushWrite();
+    });
+  }
+
+  private pump(): void {
+    const conn = this.entry.conn;
+    const now = this.stack._now();
+    while (this.wantRead && conn.readable > 0) {
+      const d = conn.read(READ_CHUNK, now);
+      this.bytesRead += d.length;
+      this.touch();
+      if (!this.push(Buffer.from(d.buffer, d.byteOffset, d.length))) this.wantRead = false;
+    }
+    this.stack.kick(this.entry);
+    if (conn.eof && !this.eofPushed && conn.readable === 0) {
+      this.eofPushed = true;
+      this.push(null);
+    }
+  }
+
+  private flushWrite(): void {
+    const p = this.pendingWrite;
+    if (!p) return;
+    const conn = this.entry.conn;
+    if (conn.isClosed()) return;
+    const n = conn.send(p.off === 0 ? p.data : p.data.subarray(p.off), this.stack._now());
+    this.stack.kick(this.entry);
+    if (n > 0) {
+      p.off += n;
+      this.bytesWritten += n;
+      this.touch();
+    }
+    if (p.off >= p.data.length) {
+      this.pendingWrite = undefined;
+      p.cb();
+    }
+  }
+
+  private touch(): void {
+    this.lastActive = this.stack._now();
+    if (this.idleMs > 0 && !this.idleTimer) this.armIdle(this.idleMs);
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = this.stack.clock.setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.destroyed || this.idleMs === 0) return;
+      const idle = this.stack._now() - this.lastActive;
+      if (idle >= this.idleMs) this.emit('timeout');
+      else this.armIdle(this.idleMs - idle);
+    }, ms);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) this.stack.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}

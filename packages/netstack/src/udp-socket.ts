@@ -1,0 +1,126 @@
+/**
+ * `UdpSocket`: UDP (RFC 768) shaped like `dgram.Socket`: `bind`, `send`, `'message'` with
+ * `rinfo`, `address()`, `close()`. Sending before `bind` binds an ephemeral port, as dgram does.
+ */
+import { EventEmitter } from 'node:events';
+import type { Stack } from './stack.js';
+import { formatIp, parseIp } from './wire/ip-address.js';
+
+export type UdpSocketType = 'udp4' | 'udp6';
+
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+  size: number;
+}
+
+type SendCallback = (err: Error | null, bytes?: number) => void;
+
+export class UdpSocket extends EventEmitter {
+  /** @internal */
+  readonly _family: 4 | 6;
+  /** @internal null when bound to every address. */
+  _boundAddress: Uint8Array | null = null;
+  private port = 0;
+  private closed = false;
+
+  /** @internal Use `stack.createUdpSocket`. */
+  constructor(
+    private readonly stack: Stack,
+    readonly type: UdpSocketType,
+  ) {
+    super();
+    this._family = type === 'udp6' ? 6 : 4;
+  }
+
+  /** Binds to `port` (0 or absent: ephemeral) and optionally one of the stack's addresses. */
+  bind(port = 0, address?: string | (() => void), callback?: () => void): this {
+    const cb = typeof address === 'function' ? address : callback;
+    const addr = typeof address === 'string' ? address : undefined;
+    if (this.closed) throw new Error('socket is closed');
+    if (this.port !== 0) throw new Error('socket is already bound');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`port must be an integer in [0, 65535], got ${port}`);
+    }
+    this._boundAddress = addr !== undefined ? this.stack._udpAddress(addr) : null;
+    this.port = this.stack._bindUdp(this, port, this._boundAddress);
+    if (cb) this.once('listening', cb);
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  address(): { address: string; family: string; port: number } {
+    return {
+      address: this._boundAddress ? formatIp(this._boundAddress) : this._family === 4 ? '0.0.0.0' : '::',
+      family: this._family === 4 ? 'IPv4' : 'IPv6',
+      port: this.port,
+    };
+  }
+
+  /**
+   * Sends one datagram: `send(msg, port, address, cb?)` or
+   * `send(msg, offset, length, port, address, cb?)`.
+   */
+  send(msg: Uint8Array | string, ...args: unknown[]): void {
+    let data = typeof msg === 'string' ? Buffer.from(msg) : msg;
+    let rest = args;
+    if (typeof rest[0] === 'number' && typeof rest[1] === 'number' && typeof rest[2] === 'number') {
+      const offset = rest[0];
+      const length = rest[1];
+      data = data.subarray(offset, offset + length);
+      rest = rest.slice(2);
+    }
+    const port = rest[0];
+    const address = rest[1];
+    const cb = (typeof rest[rest.length - 1] === 'function' ? rest[rest.length - 1] : undefined) as
+      | SendCallback
+      | undefined;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw new RangeError(`port must be an integer in [1, 65535], got ${String(port)}`);
+    }
+    if (typeof address !== 'string') throw new TypeError('address must be a string');
+    const dst = parseIp(address);
+    if (!dst || dst.length !== (this._family === 4 ? 4 : 16)) {
+      throw new TypeError(`address ${JSON.stringify(address)} is not an ${this.type} address`);
+    }
+    if (this.closed) throw new Error('socket is closed');
+    if (this.port === 0) this.bind(0);
+    try {
+      this.stack._sendUdp(this.port, this._boundAddress, dst, port, data);
+      if (cb) process.nextTick(() => cb(null, data.length));
+    } catch (err) {
+      if (cb) process.nextTick(() => cb(err as Error));
+      else process.nextTick(() => this.emit('error', err));
+    }
+  }
+
+  close(callback?: () => void): this {
+    if (this.closed) return this;
+    this.closed = true;
+    if (this.port !== 0) this.stack._unbindUdp(this, this.port);
+    if (callback) this.once('close', callback);
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  /** @internal */
+  _deliver(payload: Uint8Array, address: string, port: number): void {
+    if (this.closed) return;
+    const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    const rinfo: RemoteInfo = {
+      address,
+      family: this._family === 4 ? 'IPv4' : 'IPv6',
+      port,
+      size: msg.length,
+    };
+    this.emit('message', msg, rinfo);
+  }
+}

@@ -1,0 +1,225 @@
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { NetstackError } from '../src/errors.js';
+import type { TcpSocket } from '../src/tcp-socket.js';
+import { A4, A6, B4, B6, runFor, runUntil, twoStacks } from './sim.js';
+
+function collect(sock: TcpSocket) {
+  const st = { data: [] as Buffer[], ended: false, closed: false, error: undefined as Error | undefined };
+  sock.on('data', (d: Buffer) => st.data.push(d));
+  sock.on('end', () => {
+    st.ended = true;
+  });
+  sock.on('close', () => {
+    st.closed = true;
+  });
+  sock.on('error', (e) => {
+    st.error = e;
+  });
+  return st;
+}
+
+describe('Stack TCP', () => {
+  for (const [fam, server, client] of [
+    ['IPv4', A4, B4],
+    ['IPv6', A6, B6],
+  ] as const) {
+    it(`echoes over ${fam} with net.Socket-like fields and an orderly close`, async () => {
+      const { clock, a, b } = twoStacks();
+      let accepted: TcpSocket | undefined;
+      a.listen({ port: 7 }, (s) => {
+        accepted = s;
+        s.pipe(s);
+      });
+      const sock = b.connect({ host: server, port: 7 });
+      let connected = false;
+      sock.on('connect', () => {
+        connected = true;
+      });
+      const st = collect(sock);
+      sock.end('ping over tcp');
+      await runUntil(clock, () => st.closed);
+      expect(connected).toBe(true);
+      expect(Buffer.concat(st.data).toString()).toBe('ping over tcp');
+      expect(st.ended).toBe(true);
+      expect(sock.remoteAddress).toBe(server);
+      expect(sock.remotePort).toBe(7);
+      expect(sock.localAddress).toBe(client);
+      expect(sock.localPort).toBeGreaterThanOrEqual(49152);
+      expect(sock.remoteFamily).toBe(fam);
+      expect(accepted!.remoteAddress).toBe(client);
+      expect(accepted!.remotePort).toBe(sock.localPort);
+      // The client closed first... both ended; one side lingers in TIME-WAIT, then the table empties.
+      await runFor(clock, 130_000);
+      expect(a.connectionCount + b.connectionCount).toBe(0);
+    });
+  }
+
+  it('refuses a connection to a closed port with ECONNREFUSED (RST, RFC 9293 §3.10.7.1)', async () => {
+    const { clock, a, b } = twoStacks();
+    const sock = b.connect({ host: A4, port: 9 });
+    const st = collect(sock);
+    await runUntil(clock, () => st.closed);
+    expect(st.error).toBeInstanceOf(NetstackError);
+    expect((st.error as NetstackError).code).toBe('ECONNREFUSED');
+    expect(a.counters.tcpResetsSent).toBe(1);
+    expect(a.counters.dropped['no-listener']).toBe(1);
+  });
+
+  it('times out with ETIMEDOUT when nothing answers', async () => {
+    const { clock, b } = twoStacks({ pipe: { faults: { loss: 1 } } });
+    const sock = b.connect({ host: A4, port: 80 });
+    const st = collect(sock);
+    await runUntil(clock, () => st.closed, 1_000_000);
+    expect((st.error as NetstackError).code).toBe('ETIMEDOUT');
+  });
+
+  it('destroy() resets the peer: ECONNRESET', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80 }, (s) => {
+      s.once('data', () => s.destroy());
+    });
+    const sock = b.connect({ host: A4, port: 80 });
+    const st = collect(sock);
+    sock.write('hello');
+    await runUntil(clock, () => st.closed);
+    expect((st.error as NetstackError).code).toBe('ECONNRESET');
+  });
+
+  it('keeps the write side open after the peer FIN with allowHalfOpen', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80, allowHalfOpen: true }, (s) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('end', () => s.end(`got ${Buffer.concat(chunks).length} bytes`));
+    });
+    const sock = b.connect({ host: A4, port: 80, allowHalfOpen: true });
+    const st = collect(sock);
+    sock.end(Buffer.alloc(10_000, 1));
+    await runUntil(clock, () => st.closed);
+    expect(Buffer.concat(st.data).toString()).toBe('got 10000 bytes');
+  });
+
+  it('applies backpressure both ways: a reader that pauses closes the window; writes wait', async () => {
+    const { clock, a, b } = twoStacks({
+      a: { tcp: { recvBufferSize: 65536 } },
+      b: { tcp: { sendBufferSize: 65536 } },
+    });
+    let server: TcpSocket | undefined;
+    a.listen({ port: 80 }, (s) => {
+      server = s;
+      s.pause();
+    });
+    const sock = b.connect({ host: A4, port: 80 });
+    const total = 4 << 20;
+    let written = 0;
+    let full = false;
+    const pump = () => {
+      while (written < total) {
+        written += 65536;
+        if (!sock.write(Buffer.alloc(65536, written & 0xff))) {
+          full = true;
+          return;
+        }
+      }
+      sock.end();
+    };
+    sock.on('drain', pump);
+    pump();
+    await runFor(clock, 5000);
+    expect(full).toBe(true);
+    // Bounded: what is stuck is the peer's receive buffer + ours + the streams' high-water marks.
+    expect(written).toBeLessThan(total);
+    let got = 0;
+    let ended = false;
+    server!.on('data', (d: Buffer) => {
+      got += d.length;
+    });
+    server!.on('end', () => {
+      ended = true;
+    });
+    server!.resume();
+    await runUntil(clock, () => ended);
+    expect(got).toBe(total);
+  });
+
+  it('emits timeout after setTimeout idle time', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80 });
+    const sock = b.connect({ host: A4, port: 80 });
+    let timedOut = -1;
+    sock.setTimeout(1000, () => {
+      timedOut = clock.now();
+    });
+    await runUntil(clock, () => timedOut >= 0);
+    expect(timedOut).toBeGreaterThanOrEqual(1000);
+    sock.destroy();
+  });
+
+  it('sends keepalive probes and fails a dead peer with ETIMEDOUT', async () => {
+    const { clock, a, b, pipe } = twoStacks();
+    a.listen({ port: 80 });
+    const sock = b.connect({ host: A4, port: 80 });
+    const st = collect(sock);
+    await runUntil(clock, () => !sock.connecting);
+    sock.setKeepAlive(true, 10_000);
+    // Cut the wire: every packet from now on is lost, both ways.
+    for (const end of [pipe.a, pipe.b])
+      (end as unknown as { opts: { faults?: object } }).opts.faults = { loss: 1 };
+    await runUntil(clock, () => st.closed, 2_000_000);
+    expect((st.error as NetstackError).code).toBe('ETIMEDOUT');
+  });
+
+  it('bounds half-open connections per listener (SYN flood)', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80, backlog: 4 });
+    // The client side never completes: drop everything a sends.
+    const opts = (a.link as unknown as { opts: { faults?: object } }).opts;
+    opts.faults = { loss: 1 };
+    for (let i = 0; i < 10; i++) b.connect({ host: A4, port: 80 }).on('error', () => {});
+    await runFor(clock, 100);
+    expect(a.connectionCount).toBe(4);
+    expect(a.counters.dropped['syn-queue-full']).toBe(6);
+  });
+});
+
+describe('Stack ICMP and UDP', () => {
+  it('answers ping on both families, both ways', async () => {
+    const { clock, a, b } = twoStacks();
+    const results: (number | null)[] = [];
+    for (const [from, to] of [
+      [a, B4],
+      [a, B6],
+      [b, A4],
+      [b, A6],
+    ] as const) {
+      from.ping(to).then((r) => results.push(r));
+    }
+    await runUntil(clock, () => results.length === 4);
+    expect(results).toEqual([10, 10, 10, 10]);
+    expect(a.counters.icmpEchoRequestsIn).toBe(2);
+  });
+
+  it('exchanges UDP datagrams like dgram, and answers a closed port with ICMP', async () => {
+    const { clock, a, b } = twoStacks();
+    const server = a.createUdpSocket('udp6');
+    server.bind(53);
+    server.on('message', (msg: Buffer, rinfo) =>
+      server.send(Buffer.from(`echo ${msg}`), rinfo.port, rinfo.address),
+    );
+    const client = b.createUdpSocket('udp6');
+    const got: [string, string, number][] = [];
+    client.on('message', (msg: Buffer, rinfo) => got.push([msg.toString(), rinfo.address, rinfo.port]));
+    client.send('hi', 53, A6);
+    client.send(Buffer.from('xxhixx'), 2, 2, 53, A6);
+    client.send('nobody', 54, A6);
+    await runUntil(clock, () => got.length === 2 && b.counters.icmpErrorsIn === 1);
+    expect(got).toEqual([
+      ['echo hi', A6, 53],
+      ['echo hi', A6, 53],
+    ]);
+    client.close();
+    server.close();
+    await once(server, 'close');
+  });
+});
