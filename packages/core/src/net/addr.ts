@@ -45,7 +45,10 @@ export class IPAddr {
     for (let i = 0; i < text.length; i++) {
       const c = text[i];
       if (c === '.') return new IPAddr(parseV4(text, text), '');
-      if (c === ':') return parseV6(text);
+      if (c === ':') {
+        const [bytes, zone] = parseV6(text);
+        return new IPAddr(bytes, zone);
+      }
       if (c === '%') fail('IP address', text, 'missing IPv6 address');
     }
     return fail('IP address', text, text === '' ? 'empty string' : 'unable to parse');
@@ -132,7 +135,7 @@ function parseV4(text: string, whole: string): Uint8Array {
   return out;
 }
 
-function parseV6(text: string): IPAddr {
+function parseV6(text: string): [Uint8Array, string] {
   let s = text;
   let zone = '';
   const pct = s.indexOf('%');
@@ -147,7 +150,7 @@ function parseV6(text: string): IPAddr {
   if (s.startsWith('::')) {
     ellipsis = 0;
     s = s.slice(2);
-    if (s === '') return new IPAddr(out, zone);
+    if (s === '') return [out, zone];
   }
   while (i < 16) {
     // Read up to four hex digits.
@@ -199,7 +202,7 @@ function parseV6(text: string): IPAddr {
   } else if (ellipsis >= 0) {
     fail('IP address', text, 'the :: must expand to at least one field of zeros');
   }
-  return new IPAddr(out, zone);
+  return [out, zone];
 }
 
 function formatV6(b: Uint8Array): string {
