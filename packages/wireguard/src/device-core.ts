@@ -293,8 +293,7 @@ export class DeviceCore {
       c.dropNoRoute++;
       return false;
     }
-    peer.stagePacket(packet);
-    peer.sendStagedPackets(now);
+    peer.sendPacket(packet, now);
     return true;
   }
 

@@ -3,7 +3,8 @@
  * statistics, and the send path (wireguard-go `device/peer.go`, `device/send.go`).
  *
  * Send path, in processing order:
- * 1. `stagePacket`: an IP packet routed to this peer waits in a bounded queue;
+ * 1. `sendPacket`: an IP packet routed to this peer is sealed and sent at once when the current
+ *    keypair is usable and nothing is queued; otherwise it waits in a bounded queue (`stagePacket`);
  * 2. `sendStagedPackets`: with a usable current keypair, each is padded to 16, given the next
  *    counter, sealed in place behind a transport header and handed to the Bind; without one, a
  *    handshake initiation is sent instead and the packets wait;
@@ -237,6 +238,29 @@ export class Peer {
   sendKeepalive(now: number): void {
     if (this.staged.length === 0) this.staged.push(EMPTY);
     this.sendStagedPackets(now);
+  }
+
+  /**
+   * Sends one IP packet (takes ownership): at once when nothing is waiting and the current keypair
+   * is usable (the common case, with no queueing), else through the staged queue.
+   */
+  sendPacket(packet: Uint8Array, now: number): void {
+    const kp = this.keypairs.current;
+    if (
+      this.staged.length > 0 ||
+      kp === undefined ||
+      kp.sendNonce >= REJECT_AFTER_MESSAGES ||
+      now - kp.created >= REJECT_AFTER_TIME_MS
+    ) {
+      this.stagePacket(packet);
+      this.sendStagedPackets(now);
+      return;
+    }
+    if (this.#send(this.#seal(kp, packet))) this.ctx.counters.txDataPackets++;
+    timersAnyAuthenticatedPacketTraversal(this, now);
+    timersAnyAuthenticatedPacketSent(this);
+    timersDataSent(this, now);
+    this.#keepKeyFreshSending(now);
   }
 
   /** Encrypts and sends the staged packets, or starts a handshake if there is no usable keypair. */

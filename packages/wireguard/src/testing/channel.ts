@@ -5,7 +5,8 @@
  * device delivers and injects what an application would send.
  *
  * Delivery is always asynchronous (never inside `send`): on the given clock after `latencyMs`, or on
- * a microtask without a clock. Each delivery gets its own copy of the bytes.
+ * a microtask without a clock. `send` passes ownership of the bytes to the receiver, as a real Bind
+ * does; a duplicated datagram is delivered as a separate copy.
  */
 import type { Clock } from '@tsnet/core';
 import type { Bind, TunDevice } from '../bind.js';
@@ -76,9 +77,14 @@ export class ChannelNetwork {
     return this.#seed / 0x1_0000_0000;
   }
 
-  /** Sends a datagram as if from `from` (tests use it to inject forged traffic). */
+  /** Sends a copy of a datagram as if from `from` (tests use it to inject forged or replayed traffic). */
   transmit(from: Endpoint, to: Endpoint, data: Uint8Array): void {
-    const d = { from, to, data: new Uint8Array(data) };
+    this.transmitOwned(from, to, new Uint8Array(data));
+  }
+
+  /** As `transmit`, taking ownership of `data` (no copy): what a ChannelBind's `send` uses. */
+  transmitOwned(from: Endpoint, to: Endpoint, data: Uint8Array): void {
+    const d = { from, to, data };
     if (this.record) this.log.push({ from, to, data: new Uint8Array(data) });
     const o = this.#opts;
     if ((o.loss ?? 0) > 0 && this.random() < o.loss!) {
@@ -124,7 +130,7 @@ export class ChannelBind implements Bind {
   }
 
   send(data: Uint8Array, to: Endpoint): void {
-    this.#net.transmit(this.endpoint, to, data);
+    this.#net.transmitOwned(this.endpoint, to, data);
   }
 
   /** Delivers a datagram to this bind's device now (used by the network, and by tests). */
