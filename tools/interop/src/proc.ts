@@ -10,6 +10,7 @@ const MAX_LOG = 4 * 1024 * 1024;
 /** Everything still running or still existing that this process made; cleaned at exit. */
 const live = new Set<Proc>();
 const liveNamespaces = new Set<string>();
+const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -17,9 +18,17 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const p of live) p.killNow();
+    for (const c of liveChildren) c.kill('SIGKILL');
     for (const ns of liveNamespaces)
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
   });
+}
+
+/** Records a child process started elsewhere so that it is killed at exit if still running. */
+export function trackChild(c: ChildProcess): void {
+  installExitHook();
+  liveChildren.add(c);
+  c.once('exit', () => liveChildren.delete(c));
 }
 
 /** Records a network namespace so that it is deleted at exit even if its fixture was never closed. */
@@ -44,7 +53,10 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
-/** A long-running child process in its own process group, its stdout and stderr captured. */
+/**
+ * A long-running child process with its stdout and stderr captured. It stays in our process group, so
+ * a Ctrl-C of the test run reaches it too; a normal exit of the test process kills it (exit hook).
+ */
 export class Proc {
   readonly name: string;
   readonly child: ChildProcess;
@@ -60,7 +72,6 @@ export class Proc {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
     });
     live.add(this);
     const onData = (d: Buffer) => this.append(d.toString('utf8'));
@@ -139,18 +150,13 @@ export class Proc {
     });
   }
 
-  /** Sends a signal to the process group (the process and anything it started). */
+  /** Sends a signal to the process (none of the peers starts children of its own). */
   signal(sig: NodeJS.Signals): void {
-    const pid = this.child.pid;
-    if (pid === undefined || this.exitInfo !== null) return;
+    if (this.child.pid === undefined || this.exitInfo !== null) return;
     try {
-      process.kill(-pid, sig);
+      this.child.kill(sig);
     } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // already gone
-      }
+      // already gone
     }
   }
 

@@ -6,7 +6,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeUdpPort, Proc, randomId, run, runOk, trackNamespace, untrackNamespace } from './proc.js';
+import {
+  freeUdpPort,
+  Proc,
+  randomId,
+  run,
+  runOk,
+  trackChild,
+  trackNamespace,
+  untrackNamespace,
+} from './proc.js';
 import { interopAvailable } from './status.js';
 
 export interface WgNetnsPeerOptions {
@@ -55,6 +64,22 @@ function otherHost(addr: string): string {
   return `${addr.slice(0, i + 1)}${other}`;
 }
 
+/** Deletes `tsnet-wg-<pid>-*` namespaces whose process is gone (left by a test run that was killed). */
+async function sweepStaleNamespaces(): Promise<void> {
+  const r = await run('ip', ['netns', 'list'], { timeoutMs: 5000 });
+  for (const line of r.stdout.split('\n')) {
+    const m = line.match(/^(tsnet-wg-(\d+)-[0-9a-f]+)/);
+    if (m?.[1] === undefined) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[2]), 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) await run('ip', ['netns', 'del', m[1]], { timeoutMs: 5000 });
+  }
+}
+
 /** Starts wireguard-go with one peer (the caller) and puts its interface into a fresh namespace. */
 export async function startWgNetnsPeer(opts: WgNetnsPeerOptions): Promise<WgNetnsPeer> {
   const avail = interopAvailable('wireguard');
@@ -64,7 +89,8 @@ export async function startWgNetnsPeer(opts: WgNetnsPeerOptions): Promise<WgNetn
   const address6 = opts.address6 ?? ADDRESS6;
   const id = randomId(4);
   const ifname = `tswg${id}`; // <= 15 characters
-  const namespace = `tsnet-wg-${id}`;
+  const namespace = `tsnet-wg-${process.pid}-${id}`;
+  await sweepStaleNamespaces();
   const dir = mkdtempSync(join(tmpdir(), `tsnet-wg-${id}-`));
   const notes: string[] = [];
   const note = (s: string) => notes.push(`[wg-netns ${new Date().toISOString()}] ${s}`);
@@ -89,13 +115,7 @@ export async function startWgNetnsPeer(opts: WgNetnsPeerOptions): Promise<WgNetn
     if (closed) return;
     closed = true;
     for (const c of spawned) {
-      if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-        try {
-          process.kill(-c.pid, 'SIGKILL');
-        } catch {
-          c.kill('SIGKILL');
-        }
-      }
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
     await Promise.all(
       [...spawned].map((c) =>
@@ -191,11 +211,9 @@ export async function startWgNetnsPeer(opts: WgNetnsPeerOptions): Promise<WgNetn
       spawn(cmd) {
         if (closed) throw new Error('WgNetnsPeer is closed');
         note(`$ (in ${namespace}, background) ${cmd.join(' ')}`);
-        const c = spawn('ip', ['netns', 'exec', namespace, ...cmd], {
-          stdio: ['pipe', 'pipe', 'pipe'],
-          detached: true,
-        });
+        const c = spawn('ip', ['netns', 'exec', namespace, ...cmd], { stdio: ['pipe', 'pipe', 'pipe'] });
         spawned.add(c);
+        trackChild(c);
         c.once('exit', (code, sig) => note(`(background ${cmd[0]} exited: ${sig ?? code})`));
         return c;
       },
