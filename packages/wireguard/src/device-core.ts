@@ -201,12 +201,10 @@ export class DeviceCore {
       const ka = update.persistentKeepalive;
       if (!Number.isInteger(ka) || ka < 0 || ka > 65535)
         throw new RangeError('persistentKeepalive must be 0..65535 seconds');
-      const was = peer.persistentKeepalive;
       peer.persistentKeepalive = ka;
       if (ka === 0) peer.timers.persistentKeepalive = Number.POSITIVE_INFINITY;
-      // Like `wg set ... persistent-keepalive`, turning it on sends a keepalive at once.
-      else if (was === 0 && peer.endpoint !== undefined && !this.#closed) peer.sendKeepalive(now);
     }
+    void now;
   }
 
   /** Removes a peer, erasing its keys. */

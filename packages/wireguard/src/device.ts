@@ -149,12 +149,29 @@ export class Device {
   }
 
   addPeer(config: PeerConfig): void {
-    this.#core.addPeer(config, this.#clock.now());
+    const now = this.#clock.now();
+    this.#core.addPeer(config, now);
+    if (this.#state === 'up' && (config.persistentKeepalive ?? 0) > 0 && config.endpoint !== undefined) {
+      this.#core.sendKeepalive(config.publicKey, now);
+    }
     this.#schedule();
   }
 
   updatePeer(publicKey: KeyInput, update: PeerUpdate): void {
-    this.#core.updatePeer(publicKey, update, this.#clock.now());
+    const was = this.#core.peerStats(publicKey)?.persistentKeepalive ?? 0;
+    const now = this.#clock.now();
+    this.#core.updatePeer(publicKey, update, now);
+    // Like `wg set … persistent-keepalive N`, turning it on sends a keepalive at once.
+    const s = this.#core.peerStats(publicKey);
+    if (
+      this.#state === 'up' &&
+      was === 0 &&
+      s !== undefined &&
+      s.persistentKeepalive > 0 &&
+      s.endpoint !== undefined
+    ) {
+      this.#core.sendKeepalive(publicKey, now);
+    }
     this.#schedule();
   }
 

@@ -1,0 +1,64 @@
+import { getCryptoProvider, toBase64 } from '@tsnet/core';
+import { describe, expect, it } from 'vitest';
+import { A_IP, B_IP, dataPacket, packetNumber, waitFor } from '../../test/helpers.js';
+import { Device } from '../device.js';
+import { ChannelTun } from '../testing/index.js';
+import { parseUdpEndpoint, UdpBind } from './udp-bind.js';
+
+describe('UdpBind', () => {
+  it('parses endpoints', () => {
+    expect(parseUdpEndpoint('127.0.0.1:51820')).toEqual({ family: 4, address: '127.0.0.1', port: 51820 });
+    expect(parseUdpEndpoint('[::1]:9')).toEqual({ family: 6, address: '::1', port: 9 });
+    for (const bad of [
+      '127.0.0.1',
+      '127.0.0.1:0',
+      '127.0.0.1:65536',
+      '::1:9',
+      'host:1',
+      '[::1]',
+      '1.2.3.256:1',
+    ]) {
+      expect(parseUdpEndpoint(bad)).toBeNull();
+    }
+    expect(() => new UdpBind({ port: 70000 })).toThrow(RangeError);
+  });
+
+  for (const family of [4, 6] as const) {
+    it(`two Devices over real UDP on loopback (IPv${family})`, async () => {
+      const c = getCryptoProvider();
+      const host = family === 4 ? '127.0.0.1' : '::1';
+      const mk = () =>
+        new UdpBind(family === 4 ? { host4: host, host6: false } : { host4: false, host6: host });
+      const bindA = mk();
+      const bindB = mk();
+      const tunA = new ChannelTun();
+      const tunB = new ChannelTun();
+      const a = new Device({ privateKey: c.randomBytes(32), bind: bindA, tun: tunA });
+      const b = new Device({ privateKey: c.randomBytes(32), bind: bindB, tun: tunB });
+      try {
+        await a.up();
+        await b.up();
+        expect(bindA.port).toBeGreaterThan(0);
+        const ep = (p: number) => (family === 4 ? `${host}:${p}` : `[${host}]:${p}`);
+        a.addPeer({
+          publicKey: toBase64(b.publicKey),
+          endpoint: ep(bindB.port),
+          allowedIps: ['10.0.0.2/32'],
+        });
+        b.addPeer({ publicKey: toBase64(a.publicKey), allowedIps: ['10.0.0.1/32'] });
+        const hs = a.waitForHandshake(toBase64(b.publicKey), 5000);
+        a.send(dataPacket(A_IP, B_IP, 11));
+        await hs;
+        await waitFor('packet at B', () => tunB.received.length === 1, 5000);
+        expect(b.peerStats(a.publicKey)!.endpoint).toBe(ep(bindA.port));
+        b.send(dataPacket(B_IP, A_IP, 12));
+        await waitFor('packet at A', () => tunA.received.length === 1, 5000);
+        expect(packetNumber(tunA.received[0]!)).toBe(12);
+        expect(() => bindA.send(new Uint8Array(1), 'nonsense')).toThrow(TypeError);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  }
+});
