@@ -60,13 +60,12 @@ export interface GoPeer {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   logs(): string;
-  /** Stops the peer; its state dir is deleted unless `keepState` (or it was the caller's `dir`). */
+  /** Stops the peer; its state dir (also a `dir` the caller passed) is deleted unless `keepState`. */
   close(opts?: { keepState?: boolean }): Promise<void>;
 }
 
 export async function startGoPeer(opts: GoPeerOptions): Promise<GoPeer> {
   const bin = requireBinary('gopeer');
-  const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsnet-gopeer-'));
   const hostname = opts.hostname ?? 'gopeer';
   const port = opts.port ?? (await freeUdpPort(true));
@@ -113,7 +112,7 @@ export async function startGoPeer(opts: GoPeerOptions): Promise<GoPeer> {
   });
   const close = async (o: { keepState?: boolean } = {}) => {
     await proc.stop();
-    if (ownDir && o.keepState !== true) rmSync(dir, { recursive: true, force: true });
+    if (o.keepState !== true) rmSync(dir, { recursive: true, force: true });
   };
   const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
     waitUntil(

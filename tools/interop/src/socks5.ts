@@ -8,7 +8,10 @@ export interface HttpResponse {
   body: string;
 }
 
-/** Opens a TCP stream to host:port through the SOCKS5 proxy at 127.0.0.1:proxyPort. */
+/**
+ * Opens a TCP stream to host:port through the SOCKS5 proxy at 127.0.0.1:proxyPort. The socket comes
+ * back paused: attach a 'data' listener and call resume(), or pipe() it.
+ */
 export function socks5Connect(
   proxyPort: number,
   host: string,
@@ -50,6 +53,9 @@ export function socks5Connect(
         const len = atyp === 1 ? 4 : atyp === 4 ? 16 : 1 + (buf[4] ?? 0);
         if (buf.length < 4 + len + 2) return;
         const rest = buf.subarray(4 + len + 2);
+        // Removing our listener does not stop the flow: pause, or data would be emitted to no one
+        // before the caller attaches its own listener.
+        sock.pause();
         sock.off('data', onData);
         sock.off('error', fail);
         clearTimeout(timer);
@@ -105,6 +111,7 @@ export async function socks5Exchange(
       clearTimeout(timer);
       resolve(Buffer.concat(chunks));
     });
+    sock.resume();
     sock.write(data);
   });
 }

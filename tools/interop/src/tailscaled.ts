@@ -77,6 +77,7 @@ export interface Tailscaled {
     input: string | Uint8Array,
     opts?: { expectBytes?: number; timeoutMs?: number },
   ): Promise<Buffer>;
+  /** A TCP stream into the tailnet through the SOCKS5 proxy; it comes back paused (resume() or pipe() it). */
   socks5Connect(host: string, port: number): Promise<Socket>;
   /** Sends `data` through the SOCKS5 proxy; returns `expectBytes` bytes of reply, or all until the peer closes. */
   socks5Exchange(

@@ -20,7 +20,9 @@ import {
 } from '../src/index.js';
 
 const ECHO = 7;
+const SOURCE = 19;
 const WHOIS = 80;
+const SOURCE_BYTES = 1 << 20;
 
 describeInterop(
   'baseline: tailscaled <-> Go tsnet peer via headscale + derper',
@@ -163,6 +165,8 @@ describeInterop(
         hostname: 'gopeer',
         echo: ECHO,
         whois: WHOIS,
+        source: SOURCE,
+        sourceBytes: SOURCE_BYTES,
         env: derper.clientEnv,
         dial: `${tsIp}:${hostPort}`,
         dialData: 'from gopeer',
@@ -195,6 +199,11 @@ describeInterop(
         timeoutMs: 15_000,
       });
       expect(echoed.equals(payload)).toBe(true);
+      // 1 MiB from the Go peer's source port (bytes 0, 1, ..., 255, 0, ... in 32 KiB chunks).
+      const got = await t.socks5Exchange(g.ip4, SOURCE, '', { timeoutMs: 15_000 });
+      expect(got.length).toBe(SOURCE_BYTES);
+      expect(got[0]).toBe(0);
+      expect(got[SOURCE_BYTES - 1]).toBe(255);
 
       // The other direction: the Go peer dialed tailscaled, which forwarded to our host server.
       const dial = await g.waitForLine((l) => l.type === 'dial', 20_000);
