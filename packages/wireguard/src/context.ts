@@ -149,6 +149,8 @@ export interface DeviceContext {
   send(data: Uint8Array, endpoint: Endpoint | undefined): boolean;
   /** The configured peer with this static public key. */
   lookupPeer(publicKey: Uint8Array): Peer | undefined;
+  /** A peer armed a timer for `at` (monotonic ms): `pollAt()` must not be later than that. */
+  noteDeadline(at: number): void;
   /** Counts a handshake message and tells whether the device is under load (wireguard-go `IsUnderLoad`). */
   isUnderLoad(now: number): boolean;
 }

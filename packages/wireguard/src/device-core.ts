@@ -91,6 +91,8 @@ export class DeviceCore {
   #loadWindowStart = Number.NEGATIVE_INFINITY;
   #loadCount = 0;
   #underLoadUntil = Number.NEGATIVE_INFINITY;
+  /** A lower bound of every peer's deadlines (see timers.ts). */
+  #pollAt = Number.POSITIVE_INFINITY;
   #closed = false;
 
   constructor(options: DeviceCoreOptions, output: DeviceCoreOutput) {
@@ -134,6 +136,9 @@ export class DeviceCore {
       },
       lookupPeer: (pk) => peers.get(toBase64(pk)),
       isUnderLoad: (now) => this.#isUnderLoad(now),
+      noteDeadline: (at) => {
+        if (at < this.#pollAt) this.#pollAt = at;
+      },
     };
   }
 
@@ -216,6 +221,7 @@ export class DeviceCore {
     this.#ctx.allowedIps.removeByPeer(peer);
     this.#ctx.indexTable.deletePeer(peer);
     this.#peers.delete(key);
+    this.#recomputePollAt();
     return true;
   }
 
@@ -297,15 +303,22 @@ export class DeviceCore {
 
   // ---- timers ------------------------------------------------------------------------------
 
-  /** The earliest monotonic time at which `expireTimers` has work; `Infinity` if none. */
+  /**
+   * When to call `expireTimers` next (monotonic ms; `Infinity`: no timer pending). It is a lower
+   * bound kept in O(1) as timers are armed: calling `expireTimers` at that time may find nothing
+   * due, in which case the exact next deadline is computed then.
+   */
   pollAt(): number {
+    return this.#closed ? Number.POSITIVE_INFINITY : this.#pollAt;
+  }
+
+  #recomputePollAt(): void {
     let t = Number.POSITIVE_INFINITY;
-    if (this.#closed) return t;
     for (const p of this.#peers.values()) {
       const d = peerPollAt(p);
       if (d < t) t = d;
     }
-    return t;
+    this.#pollAt = t;
   }
 
   /** Runs every timer due at `now`. */
@@ -319,6 +332,7 @@ export class DeviceCore {
         this.#ctx.logf('internal error in timers: %s', String(err));
       }
     }
+    this.#recomputePollAt();
   }
 
   /** Erases all keys and stops; every later call is a no-op. */

@@ -1,8 +1,9 @@
 /**
  * The WireGuard timers (WireGuard paper §6; wireguard-go `device/timers.go`, itself after the
  * kernel's `timers.c`), as deadlines instead of timer objects: each peer has five deadlines in
- * monotonic ms (`Infinity` = not pending). The device's `pollAt()` is their minimum and
- * `expireTimers` runs the ones that are due. The `timers*` event functions are called from the send
+ * monotonic ms (`Infinity` = not pending). Arming a deadline also lowers the device's `pollAt()`,
+ * which is therefore a lower bound (O(1) per packet): a wake-up with nothing due is harmless, and
+ * `expireTimers` runs the ones that are due and recomputes the exact minimum. The `timers*` event functions are called from the send
  * and receive paths exactly where wireguard-go calls them.
  *
  * | timer                 | set by                                   | on expiry                       |
@@ -35,6 +36,19 @@ export interface PeerTimers {
 
 const OFF = Number.POSITIVE_INFINITY;
 
+type DeadlineField =
+  | 'retransmitHandshake'
+  | 'sendKeepalive'
+  | 'newHandshake'
+  | 'zeroKeyMaterial'
+  | 'persistentKeepalive';
+
+/** Sets a deadline and tells the device, whose `pollAt()` is a lower bound of all deadlines. */
+function arm(peer: Peer, field: DeadlineField, at: number): void {
+  peer.timers[field] = at;
+  peer.ctx.noteDeadline(at);
+}
+
 export function newPeerTimers(): PeerTimers {
   return {
     retransmitHandshake: OFF,
@@ -55,13 +69,13 @@ function jitter(peer: Peer): number {
 /** After an authenticated data packet is sent. */
 export function timersDataSent(peer: Peer, now: number): void {
   if (peer.timers.newHandshake === OFF) {
-    peer.timers.newHandshake = now + KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS + jitter(peer);
+    arm(peer, 'newHandshake', now + KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS + jitter(peer));
   }
 }
 
 /** After an authenticated data packet is received. */
 export function timersDataReceived(peer: Peer, now: number): void {
-  if (peer.timers.sendKeepalive === OFF) peer.timers.sendKeepalive = now + KEEPALIVE_TIMEOUT_MS;
+  if (peer.timers.sendKeepalive === OFF) arm(peer, 'sendKeepalive', now + KEEPALIVE_TIMEOUT_MS);
   else peer.timers.needAnotherKeepalive = true;
 }
 
@@ -77,7 +91,7 @@ export function timersAnyAuthenticatedPacketReceived(peer: Peer): void {
 
 /** After a handshake initiation is sent. */
 export function timersHandshakeInitiated(peer: Peer, now: number): void {
-  peer.timers.retransmitHandshake = now + REKEY_TIMEOUT_MS + jitter(peer);
+  arm(peer, 'retransmitHandshake', now + REKEY_TIMEOUT_MS + jitter(peer));
 }
 
 /** After a response is consumed, or a `next` keypair is confirmed by the first packet using it. */
@@ -96,12 +110,12 @@ export function timersHandshakeComplete(peer: Peer, initiator: boolean): void {
 
 /** After a keypair is derived (response sent or consumed). */
 export function timersSessionDerived(peer: Peer, now: number): void {
-  peer.timers.zeroKeyMaterial = now + REJECT_AFTER_TIME_MS * 3;
+  arm(peer, 'zeroKeyMaterial', now + REJECT_AFTER_TIME_MS * 3);
 }
 
 /** Before any authenticated packet is sent, and after one is received. */
 export function timersAnyAuthenticatedPacketTraversal(peer: Peer, now: number): void {
-  if (peer.persistentKeepalive > 0) peer.timers.persistentKeepalive = now + peer.persistentKeepalive * 1000;
+  if (peer.persistentKeepalive > 0) arm(peer, 'persistentKeepalive', now + peer.persistentKeepalive * 1000);
 }
 
 /** The earliest pending deadline of `peer`. */
@@ -130,7 +144,7 @@ export function expireTimers(peer: Peer, now: number): void {
       );
       t.sendKeepalive = OFF;
       peer.flushStagedPackets();
-      if (t.zeroKeyMaterial === OFF) t.zeroKeyMaterial = now + REJECT_AFTER_TIME_MS * 3;
+      if (t.zeroKeyMaterial === OFF) arm(peer, 'zeroKeyMaterial', now + REJECT_AFTER_TIME_MS * 3);
     } else {
       t.handshakeAttempts++;
       log(
@@ -147,7 +161,7 @@ export function expireTimers(peer: Peer, now: number): void {
     peer.sendKeepalive(now);
     if (t.needAnotherKeepalive) {
       t.needAnotherKeepalive = false;
-      t.sendKeepalive = now + KEEPALIVE_TIMEOUT_MS;
+      arm(peer, 'sendKeepalive', now + KEEPALIVE_TIMEOUT_MS);
     }
   }
   if (t.newHandshake <= now) {
