@@ -289,6 +289,22 @@ describe('simulation: two devices over ChannelBind', () => {
     await b.close();
   });
 
+  it('simultaneous initiations from both sides resolve into one working session', async () => {
+    const { clock, a, b, tunA, tunB } = await makePair({ bKnowsAEndpoint: true });
+    a.send(dataPacket(A_IP, B_IP, 1));
+    b.send(dataPacket(B_IP, A_IP, 2));
+    clock.advance(REKEY_TIMEOUT_MS * 3);
+    expect(tunB.received.map(packetNumber)).toContain(1);
+    expect(tunA.received.map(packetNumber)).toContain(2);
+    a.send(dataPacket(A_IP, B_IP, 3));
+    b.send(dataPacket(B_IP, A_IP, 4));
+    clock.advance(10);
+    expect(tunB.received.map(packetNumber).at(-1)).toBe(3);
+    expect(tunA.received.map(packetNumber).at(-1)).toBe(4);
+    await a.close();
+    await b.close();
+  });
+
   it('mismatched preshared keys never complete a handshake', async () => {
     const { clock, a, b, tunB, aKey } = await makePair();
     b.updatePeer(aKey, { presharedKey: new Uint8Array(32).fill(1) });
