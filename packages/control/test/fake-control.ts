@@ -47,6 +47,8 @@ export interface FakeControl {
   url: string;
   controlKey: MachinePrivate;
   connections: number;
+  /** Sockets currently open to the server. */
+  liveSockets(): number;
   /** Destroys every live Noise connection (simulates a server restart for the client). */
   dropConnections(): void;
   close(): Promise<void>;
@@ -85,6 +87,7 @@ export async function startFakeControl(opts: FakeControlOptions = {}): Promise<F
     url: '',
     controlKey,
     connections: 0,
+    liveSockets: () => sockets.size,
     dropConnections() {
       for (const s of sockets) s.destroy();
     },

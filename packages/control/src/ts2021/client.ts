@@ -19,16 +19,24 @@ export interface RequestOptions {
   timeoutMs?: number;
   maxBodyBytes?: number;
   headers?: Record<string, string>;
+  /**
+   * Called synchronously when the response headers arrive, before the promise resolves: attach
+   * body listeners here, or a short body can end before a later listener sees it.
+   */
+  onResponse?: (res: OpenResponse) => void;
 }
 
 export interface HttpResult {
   status: number;
   body: Buffer;
+  /** The `Retry-After` response header, if any. */
+  retryAfter?: string;
 }
 
 /** An open HTTP/2 response whose body is read by the caller (the map stream). */
 export interface OpenResponse {
   status: number;
+  headers: http2.IncomingHttpHeaders;
   stream: http2.ClientHttp2Stream;
 }
 
@@ -125,7 +133,9 @@ export class NoiseHttpClient {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       stream.on('response', (headers) => {
         opts.signal?.removeEventListener('abort', onAbort);
-        resolve({ status: Number(headers[':status'] ?? 0), stream });
+        const res: OpenResponse = { status: Number(headers[':status'] ?? 0), headers, stream };
+        opts.onResponse?.(res);
+        resolve(res);
       });
       stream.on('error', (err) => {
         opts.signal?.removeEventListener('abort', onAbort);
@@ -151,17 +161,31 @@ export class NoiseHttpClient {
     const b = Number.isFinite(timeoutMs) ? boundedSignal(opts.signal, timeoutMs, `${method} ${path}`) : null;
     const signal = b?.signal ?? opts.signal;
     try {
-      const res = await this.open(method, path, body, { ...opts, ...(signal ? { signal } : {}) });
-      const data = await readAll(
-        res.stream,
-        opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
-        signal,
-        `${method} ${path}`,
-      );
-      return { status: res.status, body: data };
+      let bodyP: Promise<Buffer> | undefined;
+      const res = await this.open(method, path, body, {
+        ...opts,
+        ...(signal ? { signal } : {}),
+        onResponse: (r) => {
+          bodyP = readAll(r.stream, opts.maxBodyBytes ?? DEFAULT_MAX_BODY, signal, `${method} ${path}`);
+          bodyP.catch(() => {});
+        },
+      });
+      const data = await bodyP!;
+      const ra = res.headers['retry-after'];
+      return { status: res.status, body: data, ...(typeof ra === 'string' ? { retryAfter: ra } : {}) };
     } finally {
       b?.dispose();
     }
+  }
+
+  /** `request`, named for call sites that read headers such as `Retry-After`. */
+  requestWithHeaders(
+    method: string,
+    path: string,
+    body?: string | Uint8Array,
+    opts: RequestOptions = {},
+  ): Promise<HttpResult> {
+    return this.request(method, path, body, opts);
   }
 
   /** A JSON POST that must answer 200: returns the body. */

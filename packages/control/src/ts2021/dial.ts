@@ -13,7 +13,14 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { type CryptoProvider, type MachinePrivate, MachinePublic, parseBase64, toBase64 } from '@tsnet/core';
+import {
+  type CryptoProvider,
+  type MachinePrivate,
+  MachinePublic,
+  parseBase64,
+  TsnetError,
+  toBase64,
+} from '@tsnet/core';
 import { ControlClosedError, ControlHandshakeError, ControlHttpError } from '../errors.js';
 import { decodeJSON } from '../tailcfg/decode.js';
 import { OverTLSPublicKeyResponseSchema } from '../tailcfg/register.js';
@@ -45,7 +52,7 @@ function requester(url: URL): typeof http {
 export function boundedSignal(signal: AbortSignal | undefined, timeoutMs: number, what: string) {
   const ctl = new AbortController();
   const timer = setTimeout(
-    () => ctl.abort(new ControlHandshakeError(`${what}: timed out after ${timeoutMs} ms`)),
+    () => ctl.abort(new TsnetError('ETIMEDOUT', `${what}: timed out after ${timeoutMs} ms`)),
     timeoutMs,
   );
   const onAbort = () => ctl.abort(signal?.reason ?? new ControlClosedError());
