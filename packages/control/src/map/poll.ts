@@ -79,7 +79,8 @@ export function pollMap(
         const chunks: Buffer[] = [];
         let n = 0;
         res.stream.on('data', (c: Buffer) => {
-          if ((n += c.length) <= 4096) chunks.push(c);
+          n += c.length;
+          if (n <= 4096) chunks.push(c);
         });
         res.stream.on('end', () =>
           fail(new ControlHttpError('map request', res.status, Buffer.concat(chunks).toString('utf8'))),
