@@ -95,6 +95,26 @@ describe('FrameReader', () => {
     expect(got).toEqual([1, 2]);
   });
 
+  it('payloads stay valid until the next push, even when a frame was assembled (regression)', () => {
+    // The first frame of a chunk completes in the reader's buffer, and the chunk ends in a partial
+    // frame that must not overwrite it while the caller still holds the first payload.
+    const f1 = frame(5, new Uint8Array(100).fill(1));
+    const f2 = frame(5, new Uint8Array(50).fill(2));
+    const f3 = frame(5, new Uint8Array(100).fill(3));
+    const stream = concat([f1, f2, f3]);
+    const r = new FrameReader();
+    r.push(stream.subarray(0, 60));
+    expect(r.next()).toBeNull();
+    r.push(stream.subarray(60, f1.length + f2.length + 20));
+    const held: Uint8Array[] = [];
+    for (let f = r.next(); f !== null; f = r.next()) if (!isReaderFailure(f)) held.push(f.payload);
+    expect(held.map((p) => p[0])).toEqual([1, 2]);
+    expect(held[0]).toEqual(new Uint8Array(100).fill(1));
+    r.push(stream.subarray(f1.length + f2.length + 20));
+    const last = r.next();
+    expect(last !== null && !isReaderFailure(last) && last.payload).toEqual(new Uint8Array(100).fill(3));
+  });
+
   it('fails for good on a frame over the limit, without buffering it', () => {
     const r = new FrameReader({ maxFrameLen: 100 });
     const hdr = new Uint8Array(5);

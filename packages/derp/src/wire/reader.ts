@@ -9,7 +9,8 @@
  *
  * Zero-copy on the common path: when a pushed chunk holds whole frames, the payloads returned are
  * `subarray` views of that chunk; only a frame split across chunks is assembled in the reader's
- * own buffer. Either way a payload is valid only until the next `push` or `next` call.
+ * own buffer. Either way a payload stays valid until the next `push` (so a caller may collect all
+ * the frames of one chunk before using them), and not after.
  *
  * ```ts
  * const r = new FrameReader();
@@ -55,6 +56,8 @@ export class FrameReader {
   #cur: Uint8Array | null = null;
   #curOff = 0;
   #failure: ReaderFailure | null = null;
+  /** A frame returned since the last push aliases #pend: do not overwrite it, allocate anew. */
+  #pendLent = false;
   /** Total bytes pushed, for counters. */
   bytesIn = 0;
 
@@ -85,6 +88,7 @@ export class FrameReader {
   push(chunk: Uint8Array): void {
     if (this.#failure !== null) return;
     this.bytesIn += chunk.length;
+    this.#pendLent = false;
     const cur = this.#cur;
     if (cur !== null && this.#curOff < cur.length) {
       const rest = cur.subarray(this.#curOff);
@@ -120,6 +124,11 @@ export class FrameReader {
     }
     // The chunk ends inside one frame (at most maxFrameLen + 5 bytes, checked above): keep its
     // bytes and wait for the rest.
+    if (this.#pendLent) {
+      const want = avail >= FRAME_HEADER_LEN ? FRAME_HEADER_LEN + readFrameLength(cur, off) : INITIAL_BUFFER;
+      this.#pend = new Uint8Array(Math.min(Math.max(want, avail), this.#maxFrameLen + FRAME_HEADER_LEN));
+      this.#pendLent = false;
+    }
     this.#ensure(avail);
     this.#pend.set(cur.subarray(off));
     this.#pendLen = avail;
@@ -148,6 +157,7 @@ export class FrameReader {
     if (!this.#fill(total)) return null;
     const frame = { frameType: this.#pend[0]!, payload: this.#pend.subarray(FRAME_HEADER_LEN, total) };
     this.#pendLen = 0;
+    this.#pendLent = true;
     if (this.#pend.length > KEEP_BUFFER_MAX && total > KEEP_BUFFER_MAX) {
       // Do not keep a large buffer around after a rare large frame; the returned view keeps the
       // old one alive until the caller is done with it.

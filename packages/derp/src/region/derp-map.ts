@@ -1,0 +1,143 @@
+/**
+ * The DERP map: `tailcfg.DERPMap` → `Regions` (by ID) → `Nodes`, in its JSON shape (Go field
+ * names, as control sends it; `tailcfg/derpmap.go`). Parsing is lenient in what it ignores and
+ * strict in what it needs: a node without a HostName is dropped, a region without usable nodes too.
+ *
+ * Node semantics: `DERPPort` 0 ⇒ 443 (HTTPS) or 3340 (plain HTTP, as Go's `dialNode`); `IPv4`/`IPv6`
+ * override DNS and `"none"` disables that family; `CertName` overrides the TLS name or, as
+ * `sha256-raw:<hex>`, pins the certificate; `InsecureForTests` skips verification; `STUNOnly` nodes
+ * carry no DERP.
+ */
+
+import { isIP } from 'node:net';
+import type { DerpTlsOptions, DialTarget } from '../client/dial.js';
+
+export interface DerpNode {
+  Name: string;
+  RegionID: number;
+  HostName: string;
+  CertName?: string;
+  IPv4?: string;
+  IPv6?: string;
+  STUNPort?: number;
+  STUNOnly?: boolean;
+  DERPPort?: number;
+  InsecureForTests?: boolean;
+  STUNTestIP?: string;
+  CanPort80?: boolean;
+}
+
+export interface DerpRegion {
+  RegionID: number;
+  RegionCode: string;
+  RegionName?: string;
+  Latitude?: number;
+  Longitude?: number;
+  Avoid?: boolean;
+  NoMeasureNoHome?: boolean;
+  Nodes: DerpNode[];
+}
+
+export interface DerpMap {
+  Regions: Record<string, DerpRegion>;
+  OmitDefaultRegions?: boolean;
+  HomeParams?: unknown;
+}
+
+function obj(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function str(o: Record<string, unknown>, k: string): string | undefined {
+  const v = o[k];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(o: Record<string, unknown>, k: string): number | undefined {
+  const v = o[k];
+  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
+}
+
+function bool(o: Record<string, unknown>, k: string): boolean | undefined {
+  const v = o[k];
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+function parseNode(v: unknown, regionID: number): DerpNode | null {
+  const o = obj(v);
+  if (o === null) return null;
+  const HostName = str(o, 'HostName');
+  if (HostName === undefined || HostName === '') return null;
+  const n: DerpNode = { Name: str(o, 'Name') ?? '', RegionID: int(o, 'RegionID') ?? regionID, HostName };
+  for (const k of ['CertName', 'IPv4', 'IPv6', 'STUNTestIP'] as const) {
+    const s = str(o, k);
+    if (s !== undefined && s !== '') n[k] = s;
+  }
+  for (const k of ['STUNPort', 'DERPPort'] as const) {
+    const i = int(o, k);
+    if (i !== undefined) n[k] = i;
+  }
+  for (const k of ['STUNOnly', 'InsecureForTests', 'CanPort80'] as const) {
+    const b = bool(o, k);
+    if (b !== undefined) n[k] = b;
+  }
+  return n;
+}
+
+/**
+ * Validates DERP map JSON (a string or a parsed value) into a `DerpMap`. Throws `TypeError` when
+ * the value is not an object with `Regions`.
+ *
+ * @example
+ * ```ts
+ * import { parseDerpMap } from '@tsnet/derp';
+ * const m = parseDerpMap('{"Regions":{"900":{"RegionID":900,"RegionCode":"t","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1","DERPPort":3340}]}}}');
+ * m.Regions['900']?.Nodes[0]?.DERPPort; // 3340
+ * ```
+ */
+export function parseDerpMap(json: string | unknown): DerpMap {
+  const root = obj(typeof json === 'string' ? JSON.parse(json) : json);
+  const regions = root === null ? null : obj(root.Regions);
+  if (root === null || regions === null) throw new TypeError('DERP map must be an object with Regions');
+  const out: DerpMap = { Regions: {} };
+  for (const [id, rv] of Object.entries(regions)) {
+    const r = obj(rv);
+    if (r === null) continue;
+    const RegionID = int(r, 'RegionID') ?? Number(id);
+    if (!Number.isInteger(RegionID) || RegionID <= 0) continue;
+    const nodes = Array.isArray(r.Nodes) ? r.Nodes : [];
+    const Nodes = nodes.map((n) => parseNode(n, RegionID)).filter((n): n is DerpNode => n !== null);
+    const region: DerpRegion = { RegionID, RegionCode: str(r, 'RegionCode') ?? '', Nodes };
+    const name = str(r, 'RegionName');
+    if (name !== undefined) region.RegionName = name;
+    if (bool(r, 'Avoid') === true) region.Avoid = true;
+    if (bool(r, 'NoMeasureNoHome') === true) region.NoMeasureNoHome = true;
+    out.Regions[String(RegionID)] = region;
+  }
+  if (bool(root, 'OmitDefaultRegions') === true) out.OmitDefaultRegions = true;
+  return out;
+}
+
+/** How to reach one node: HTTPS (the default, as tailscaled) or plain HTTP (`TS_DEBUG_USE_DERP_HTTP`). */
+export interface NodeDialOptions {
+  useHttp?: boolean;
+  websocket?: boolean;
+}
+
+/** The dial target for a DERP node, or null if it carries no DERP or has no usable address. */
+export function nodeTarget(node: DerpNode, opts: NodeDialOptions = {}): DialTarget | null {
+  if (node.STUNOnly === true) return null;
+  const secure = opts.useHttp !== true;
+  const port = node.DERPPort !== undefined && node.DERPPort !== 0 ? node.DERPPort : secure ? 443 : 3340;
+  let connectHost: string | undefined;
+  if (node.IPv4 !== undefined && node.IPv4 !== 'none' && isIP(node.IPv4) === 4) connectHost = node.IPv4;
+  else if (node.IPv6 !== undefined && node.IPv6 !== 'none' && isIP(node.IPv6) === 6) connectHost = node.IPv6;
+  else if (node.IPv4 === 'none' && node.IPv6 === 'none') return null;
+  const tls: DerpTlsOptions = {};
+  if (node.CertName !== undefined) tls.certName = node.CertName;
+  if (node.InsecureForTests === true) tls.insecure = true;
+  const protocol = opts.websocket === true ? (secure ? 'wss:' : 'ws:') : secure ? 'https:' : 'http:';
+  const t: DialTarget = { protocol, hostname: node.HostName, port, path: '/derp', tls };
+  if (connectHost !== undefined) t.connectHost = connectHost;
+  return t;
+}
