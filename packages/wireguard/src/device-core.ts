@@ -73,6 +73,12 @@ export interface DeviceCoreOptions {
   wallNow?: (() => number) | undefined;
   /** Handshake messages per second above which the device is "under load" and demands cookies (default 128; 0: always). */
   underLoadHandshakes?: number | undefined;
+  /**
+   * Lazy peers (Tailscale's `wgcfg.NewPeerLookupFunc`): called with the base64 public key of an
+   * initiator we have no peer for; a returned config is added as a peer and the handshake goes on.
+   * Only keys you return are ever added; the initiation must still authenticate to complete.
+   */
+  peerLookup?: ((publicKey: string) => PeerConfig | undefined) | undefined;
 }
 
 /** Parses a key argument, throwing a TypeError naming `name` if it is not 32 bytes or base64 of 32 bytes. */
@@ -91,6 +97,8 @@ export class DeviceCore {
   #loadWindowStart = Number.NEGATIVE_INFINITY;
   #loadCount = 0;
   #underLoadUntil = Number.NEGATIVE_INFINITY;
+  /** The `now` of the latest input (for peers added from inside the receive path). */
+  #lastNow = 0;
   /** A lower bound of every peer's deadlines (see timers.ts). */
   #pollAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -134,7 +142,20 @@ export class DeviceCore {
         counters.txBytes += data.length;
         return true;
       },
-      lookupPeer: (pk) => peers.get(toBase64(pk)),
+      lookupPeer: (pk) => {
+        const key = toBase64(pk);
+        const found = peers.get(key);
+        if (found !== undefined || options.peerLookup === undefined || this.#closed) return found;
+        const cfg = options.peerLookup(key);
+        if (cfg === undefined) return undefined;
+        try {
+          this.addPeer({ ...cfg, publicKey: pk }, this.#lastNow);
+        } catch (err) {
+          logf('peerLookup returned an unusable config: %s', String(err));
+          return undefined;
+        }
+        return peers.get(key);
+      },
       isUnderLoad: (now) => this.#isUnderLoad(now),
       noteDeadline: (at) => {
         if (at < this.#pollAt) this.#pollAt = at;
@@ -269,6 +290,7 @@ export class DeviceCore {
   /** Handles a datagram from the Bind (takes ownership of `data`). Never throws for bad input. */
   receiveDatagram(data: Uint8Array, from: Endpoint, now: number): void {
     if (this.#closed) return;
+    this.#lastNow = now;
     try {
       receiveDatagram(this.#ctx, data, from, now);
     } catch (err) {
@@ -283,6 +305,7 @@ export class DeviceCore {
    */
   sendPacket(packet: Uint8Array, now: number): boolean {
     if (this.#closed) return false;
+    this.#lastNow = now;
     const c = this.#ctx.counters;
     let dst: Uint8Array;
     const version = packet.length > 0 ? packet[0]! >> 4 : 0;
@@ -324,6 +347,7 @@ export class DeviceCore {
   /** Runs every timer due at `now`. */
   expireTimers(now: number): void {
     if (this.#closed) return;
+    this.#lastNow = now;
     for (const p of this.#peers.values()) {
       try {
         expireTimers(p, now);

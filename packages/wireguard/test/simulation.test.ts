@@ -305,6 +305,26 @@ describe('simulation: two devices over ChannelBind', () => {
     await b.close();
   });
 
+  it('lazy peers: an unknown initiator is added from peerLookup', async () => {
+    const asked: string[] = [];
+    const { clock, a, b, tunB, aKey } = await makePair({
+      b: {
+        peerLookup: (pk) => {
+          asked.push(pk);
+          return { publicKey: pk, allowedIps: ['10.0.0.1/32'] };
+        },
+      },
+    });
+    b.removePeer(aKey);
+    a.send(dataPacket(A_IP, B_IP, 1));
+    clock.advance(10);
+    expect(asked).toEqual([aKey]);
+    expect(tunB.received.map(packetNumber)).toEqual([1]);
+    expect(b.peerStats(aKey)!.endpoint).toBe('a:1');
+    await a.close();
+    await b.close();
+  });
+
   it('mismatched preshared keys never complete a handshake', async () => {
     const { clock, a, b, tunB, aKey } = await makePair();
     b.updatePeer(aKey, { presharedKey: new Uint8Array(32).fill(1) });
