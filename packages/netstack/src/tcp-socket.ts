@@ -79,6 +79,42 @@ export class TcpSocket extends Duplex {
     return this.entry.conn.state;
   }
 
+  /** TCP diagnostics for this connection (what Linux's `ss -ti` shows), a snapshot. */
+  tcpInfo(): {
+    state: string;
+    mss: number;
+    cwnd: number;
+    ssthresh: number;
+    srttMs: number;
+    rtoMs: number;
+    sack: boolean;
+    timestamps: boolean;
+    windowScale: [number, number] | null;
+    congestion: string;
+    segmentsOut: number;
+    retransmits: number;
+    rtos: number;
+    recoveries: number;
+  } {
+    const c = this.entry.conn;
+    return {
+      state: c.state,
+      mss: c.sndMss,
+      cwnd: c.cc.cwnd,
+      ssthresh: c.cc.ssthresh,
+      srttMs: c.rtt.srtt,
+      rtoMs: c.rtt.rto,
+      sack: c.sackOk,
+      timestamps: c.tsOk,
+      windowScale: c.wsOk ? [c.sndShift, c.rcvShift] : null,
+      congestion: c.cc.name,
+      segmentsOut: c.stats.segmentsOut,
+      retransmits: c.stats.retransmits,
+      rtos: c.stats.rtos,
+      recoveries: c.stats.recoveries,
+    };
+  }
+
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: this.localFamily, port: this.localPort };
   }

@@ -76,7 +76,7 @@ export class RecvBuffer extends Ring {
   /** Most-recently-touched order of ranges, for SACK block order (RFC 2018 §4). */
   private recent: number[] = [];
   /** Upper bound on separate out-of-order ranges kept; past it, new ones are refused. */
-  static readonly MAX_RANGES = 32;
+  static readonly MAX_RANGES = 256;
 
   constructor(capacity: number) {
     super(capacity);
@@ -113,7 +113,8 @@ export class RecvBuffer extends Ring {
       }
     }
     if (!inserted) out.push(start, end);
-    if (out.length / 2 > RecvBuffer.MAX_RANGES + 1) return -1;
+    // A range starting at 0 is consumed below, so only ranges past a hole count toward the limit.
+    if ((out[0] === 0 ? out.length / 2 - 1 : out.length / 2) > RecvBuffer.MAX_RANGES) return -1;
     this.writeAt(this.length + offset, data);
     this.ranges = out;
     // Promote the range that now holds this segment to most recent.

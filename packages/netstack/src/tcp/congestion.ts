@@ -5,6 +5,8 @@
  * RTO) lives in the connection; it calls these hooks at the moments RFC 5681 names.
  */
 
+import { seqGe } from './seq.js';
+
 export type CongestionAlgorithm = 'newreno' | 'cubic';
 
 export interface CongestionControl {
@@ -24,6 +26,81 @@ export interface CongestionControl {
   onRto(now: number, flightSize: number): void;
   /** Fast recovery ended by a full acknowledgment (RFC 6582 §3.2 step 3). */
   onRecoveryExit(now: number, flightSize: number): void;
+  /**
+   * Called on every ACK that advances SND.UNA, before `onAck`, with the RTT sample it produced
+   * (if any): feeds HyStart++'s per-round RTT tracking (RFC 9406 §4.2).
+   */
+  observe(ack: number, sndMax: number, rttMs: number | undefined): void;
+}
+
+/** RFC 9406 §4.3 constants. */
+const HS_MIN_RTT_THRESH = 4;
+const HS_MAX_RTT_THRESH = 16;
+const HS_MIN_RTT_DIVISOR = 8;
+const HS_N_RTT_SAMPLE = 8;
+const HS_CSS_GROWTH_DIVISOR = 4;
+const HS_CSS_ROUNDS = 5;
+
+/**
+ * HyStart++ (RFC 9406): leaves slow start when the round's minimum RTT rises (the queue is
+ * filling), through Conservative Slow Start, instead of overshooting into a burst of losses.
+ */
+export class HyStart {
+  private windowEnd = -1;
+  private lastRoundMin = Number.POSITIVE_INFINITY;
+  private curRoundMin = Number.POSITIVE_INFINITY;
+  private samples = 0;
+  private cssBaseline = Number.POSITIVE_INFINITY;
+  private cssRounds = 0;
+  /** In Conservative Slow Start (§4.2). */
+  css = false;
+  /** CSS ran its rounds: the caller sets ssthresh = cwnd and enters congestion avoidance. */
+  exitToCa = false;
+
+  observe(ack: number, sndMax: number, rtt: number | undefined): void {
+    if (this.windowEnd === -1 || seqGe(ack, this.windowEnd)) {
+      // §4.2: a new round starts.
+      this.lastRoundMin = this.curRoundMin;
+      this.curRoundMin = Number.POSITIVE_INFINITY;
+      this.samples = 0;
+      this.windowEnd = sndMax;
+      if (this.css && ++this.cssRounds >= HS_CSS_ROUNDS) this.exitToCa = true;
+    }
+    if (rtt === undefined) return;
+    this.curRoundMin = Math.min(this.curRoundMin, rtt);
+    this.samples++;
+    if (this.samples < HS_N_RTT_SAMPLE || this.lastRoundMin === Number.POSITIVE_INFINITY) return;
+    if (!this.css) {
+      const thresh = Math.min(
+        Math.max(this.lastRoundMin / HS_MIN_RTT_DIVISOR, HS_MIN_RTT_THRESH),
+        HS_MAX_RTT_THRESH,
+      );
+      if (this.curRoundMin >= this.lastRoundMin + thresh) {
+        this.css = true;
+        this.cssBaseline = this.curRoundMin;
+        this.cssRounds = 0;
+      }
+    } else if (this.curRoundMin < this.cssBaseline) {
+      // §4.2: the RTT increase was spurious; resume slow start.
+      this.css = false;
+      this.cssBaseline = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** The slow-start increase for `acked` bytes (ABC with L = 2 SMSS, divided during CSS). */
+  increase(acked: number, mss: number): number {
+    const inc = Math.min(acked, 2 * mss);
+    return this.css ? inc / HS_CSS_GROWTH_DIVISOR : inc;
+  }
+
+  reset(): void {
+    this.css = false;
+    this.exitToCa = false;
+    this.cssRounds = 0;
+    this.windowEnd = -1;
+    this.lastRoundMin = Number.POSITIVE_INFINITY;
+    this.curRoundMin = Number.POSITIVE_INFINITY;
+  }
 }
 
 /** RFC 6928: an initial window of 10 segments (RFC 5681 §3.1 allows up to 4; Linux uses 10). */
@@ -37,16 +114,22 @@ export class NewReno implements CongestionControl {
   cwnd: number;
   ssthresh = 0x7fffffff;
   private bytesAcked = 0;
+  private readonly hystart = new HyStart();
 
   constructor(private readonly mss: number) {
     this.cwnd = initialWindow(mss);
   }
 
+  observe(ack: number, sndMax: number, rtt: number | undefined): void {
+    if (this.cwnd < this.ssthresh) this.hystart.observe(ack, sndMax, rtt);
+  }
+
   onAck(acked: number, _now: number, _srtt: number, cwndLimited: boolean): void {
     if (!cwndLimited) return;
     if (this.cwnd < this.ssthresh) {
-      // RFC 5681 §3.1 slow start, with RFC 3465 appropriate byte counting (L = 2 SMSS).
-      this.cwnd += Math.min(acked, 2 * this.mss);
+      // RFC 5681 §3.1 slow start, with RFC 3465 byte counting (L = 2 SMSS) and HyStart++.
+      this.cwnd += this.hystart.increase(acked, this.mss);
+      if (this.hystart.exitToCa) this.ssthresh = this.cwnd;
     } else {
       // RFC 5681 §3.1 congestion avoidance: about one SMSS per RTT, by byte counting.
       this.bytesAcked += acked;
@@ -58,6 +141,7 @@ export class NewReno implements CongestionControl {
   }
 
   onCongestion(_now: number, flightSize: number): void {
+    this.hystart.reset();
     // RFC 5681 §3.2 step 2, equation 4.
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
     this.cwnd = this.ssthresh;
@@ -65,6 +149,7 @@ export class NewReno implements CongestionControl {
   }
 
   onRto(_now: number, flightSize: number): void {
+    this.hystart.reset();
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
     this.cwnd = this.mss; // RFC 5681 §3.1: loss window of one segment
     this.bytesAcked = 0;
@@ -93,16 +178,22 @@ export class Cubic implements CongestionControl {
   private k = 0;
   /** Start of the current congestion-avoidance epoch (ms), or -1 before one starts. */
   private epoch = -1;
+  private readonly hystart = new HyStart();
 
   constructor(private readonly mss: number) {
     this.cwnd = initialWindow(mss);
   }
 
+  observe(ack: number, sndMax: number, rtt: number | undefined): void {
+    if (this.cwnd < this.ssthresh) this.hystart.observe(ack, sndMax, rtt);
+  }
+
   onAck(acked: number, now: number, srttMs: number, cwndLimited: boolean): void {
     if (!cwndLimited) return;
     if (this.cwnd < this.ssthresh) {
-      // §4.10: slow start as in RFC 5681 (with byte counting).
-      this.cwnd += Math.min(acked, 2 * this.mss);
+      // §4.10: slow start as in RFC 5681 (byte counting), with HyStart++ (RFC 9406).
+      this.cwnd += this.hystart.increase(acked, this.mss);
+      if (this.hystart.exitToCa) this.ssthresh = this.cwnd;
       return;
     }
     const seg = this.cwnd / this.mss;
@@ -133,6 +224,7 @@ export class Cubic implements CongestionControl {
   }
 
   onCongestion(_now: number, flightSize: number): void {
+    this.hystart.reset();
     const seg = this.cwnd / this.mss;
     // §4.7 fast convergence.
     this.wMax = seg < this.wMax ? (seg * (1 + CUBIC_BETA)) / 2 : seg;

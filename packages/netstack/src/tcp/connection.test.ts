@@ -333,3 +333,62 @@ describe('TcpConnection flow control', () => {
     expect(got).toBe(data.length);
   });
 });
+
+describe('RACK-TLP (RFC 8985)', () => {
+  const data = new Uint8Array(300_000).map((_, i) => i & 0xff);
+  function bulk(drop: (seg: TcpRepr) => boolean, cfg: Partial<TcpConfig> = {}) {
+    const { a, b, run, clock } = pair({
+      client: cfg,
+      server: cfg,
+      drop: (s, from) => from === 'a' && drop(s),
+    });
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    let off = 0;
+    run(() => {
+      off += a.conn.send(data.subarray(off), clock.now());
+      if (off === data.length && !a.conn.finQueued) a.conn.close(clock.now());
+      return b.conn.eof;
+    });
+    expect(cat(b.received).equals(Buffer.from(data))).toBe(true);
+    return a.conn.stats;
+  }
+
+  it('recovers a lost retransmission without waiting for the RTO', () => {
+    let target = -1;
+    let copies = 0;
+    const stats = bulk((s) => {
+      if (s.payload.length === 0) return false;
+      if (target < 0 && (s.seq - a0) >>> 0 > 100_000) target = s.seq;
+      // Drop the original and the first retransmission of one segment.
+      return s.seq === target && copies++ < 2;
+    });
+    expect(copies).toBeGreaterThanOrEqual(3);
+    expect(stats.rtos).toBe(0);
+  });
+
+  it('the same loss without RACK needs an RTO', () => {
+    let target = -1;
+    let copies = 0;
+    const stats = bulk(
+      (s) => {
+        if (s.payload.length === 0) return false;
+        if (target < 0 && (s.seq - a0) >>> 0 > 100_000) target = s.seq;
+        return s.seq === target && copies++ < 2;
+      },
+      { rack: false },
+    );
+    expect(stats.rtos).toBeGreaterThan(0);
+  });
+
+  it('a lost tail is repaired by a tail loss probe, not an RTO', () => {
+    let dropped = 0;
+    const stats = bulk((s) => (s.flags & TCP_FLAG.FIN) !== 0 && s.payload.length > 0 && dropped++ === 0);
+    expect(dropped).toBeGreaterThanOrEqual(1);
+    expect(stats.tlps).toBeGreaterThan(0);
+    expect(stats.rtos).toBe(0);
+  });
+});
+
+/** The client's ISS in `pair()` plus one: the first data byte's sequence number. */
+const a0 = (0xfffff000 + 1) >>> 0;

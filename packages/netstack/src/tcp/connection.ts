@@ -12,7 +12,8 @@ import { emptyTcpRepr, TCP_FLAG, type TcpRepr } from '../wire/tcp.js';
 import { RecvBuffer, SendBuffer } from './buffer.js';
 import { type CongestionControl, createCongestionControl } from './congestion.js';
 import type { TcpConfig, TcpErrorCode, TcpHooks, TcpState } from './options.js';
-import { transmit } from './output.js';
+import { probeLast, transmit } from './output.js';
+import { Rack } from './rack.js';
 import { RttEstimator } from './rtt.js';
 import { DUP_THRESH, SackScoreboard } from './sack.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
@@ -43,6 +44,13 @@ export class TcpConnection {
   readonly recvBuf: RecvBuffer;
   readonly rtt: RttEstimator;
   readonly sack = new SackScoreboard();
+  readonly rack = new Rack();
+  /** Tail loss probe deadline (RFC 8985 §7.2), or Infinity. */
+  tlpAt = Number.POSITIVE_INFINITY;
+  /** A TLP is out and no ACK has advanced since (§7.3: one probe per episode). */
+  tlpOutstanding = false;
+  /** Let the next new segment ignore cwnd (it is a TLP, §7.3). */
+  tlpForce = false;
   cc: CongestionControl;
 
   // RFC 9293 §3.3.1 send sequence variables (plus SND.MAX, the highest sequence sent).
@@ -113,6 +121,17 @@ export class TcpConnection {
   private challengeCount = 0;
   /** Set when the connection was actively opened (for RST in SYN-RECEIVED, RFC 9293 §3.10.7.4). */
   private active = false;
+
+  /** Per-connection counters, in the spirit of Linux's `ss -ti`. */
+  readonly stats = {
+    segmentsOut: 0,
+    retransmits: 0,
+    rtos: 0,
+    recoveries: 0,
+    dupAcks: 0,
+    challengeAcks: 0,
+    tlps: 0,
+  };
 
   /** Scratch segment reused for every output. */
   readonly seg: TcpRepr = emptyTcpRepr();
@@ -274,7 +293,20 @@ export class TcpConnection {
 
   /** The next time `onTimer` must run, or Infinity. */
   pollAt(): number {
-    return Math.min(this.rtoAt, this.delAckAt, this.persistAt, this.keepAt, this.timeWaitAt);
+    return Math.min(
+      this.rtoAt,
+      this.delAckAt,
+      this.persistAt,
+      this.keepAt,
+      this.timeWaitAt,
+      this.tlpAt,
+      this.rack.timerAt,
+    );
+  }
+
+  /** RACK-TLP is in use: configured, and SACK negotiated (RFC 8985 §2 requires SACK). */
+  get rackOk(): boolean {
+    return this.sackOk && this.config.rack;
   }
 
   isClosed(): boolean {
@@ -546,6 +578,12 @@ export class TcpConnection {
         seg.window << this.sndShift === oldWnd;
       if (dup || learned) this.onDupAck(now, learned);
     }
+    if (this.rackOk && this.isSynchronized()) {
+      // RFC 8985 §6.2: update RACK from this ACK, then look for losses by time order.
+      this.rack.onAck(this.sndUna, this.sack, now, this.tsOk ? seg.tsEcr : undefined, (t) => this.tsNow(t));
+      this.rack.prune(this.sndUna, this.sack);
+      this.rackDetect(now);
+    }
     // RFC 9293 §3.10.7.4: update the send window if this segment is newer (SND.WL1/SND.WL2).
     if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = seg.window << this.sndShift;
@@ -574,14 +612,16 @@ export class TcpConnection {
     this.retries = 0;
 
     // RTT (RFC 6298 §3 Karn, RFC 7323 §4.1 timestamps).
+    let sample: number | undefined;
     if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-      this.rtt.sample(seqDiff(this.tsNow(now), seg.tsEcr));
+      sample = seqDiff(this.tsNow(now), seg.tsEcr);
     } else if (this.rttSeq >= 0 && seqGe(ack, this.rttSeq)) {
-      this.rtt.sample(now - this.rttTime);
+      sample = now - this.rttTime;
       this.rttSeq = -1;
-    } else {
-      this.rtt.backoff = 0;
     }
+    if (sample !== undefined) this.rtt.sample(sample);
+    else this.rtt.backoff = 0;
+    this.cc.observe(ack, this.sndMax, sample);
 
     const flight = seqDiff(this.sndMax, prevUna);
     if (this.inRecovery) {
@@ -603,7 +643,28 @@ export class TcpConnection {
 
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
     this.rtoAt = this.sndMax === this.sndUna ? Number.POSITIVE_INFINITY : now + this.rtt.rto;
+    // RFC 8985 §7.2: an ACK re-arms the probe timeout while data is outstanding.
+    this.tlpOutstanding = false;
+    this.armTlp(now);
     if (data > 0) this.hooks.onWritable();
+  }
+
+  /** RFC 8985 §7.2: PTO = 2 × SRTT (+ the worst-case delayed ACK for a lone segment), before the RTO. */
+  armTlp(now: number): void {
+    if (
+      !this.rackOk ||
+      this.inRecovery ||
+      this.tlpOutstanding ||
+      !this.rtt.hasSample ||
+      this.sndMax === this.sndUna
+    ) {
+      this.tlpAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    let pto = 2 * this.rtt.srtt;
+    if (seqDiff(this.sndMax, this.sndUna) <= this.sndMss) pto += 200;
+    pto = Math.max(pto, 10);
+    this.tlpAt = Math.min(now + pto, this.rtoAt);
   }
 
   /** A duplicate ACK (RFC 5681 §3.2) or one with new SACK information (RFC 6675 §5). */
@@ -614,15 +675,26 @@ export class TcpConnection {
       return;
     }
     this.dupAcks++;
+    this.stats.dupAcks++;
     const lost = this.sackOk && seqGt(this.sack.lostLimit(this.sndUna, this.sndMss), this.sndUna);
     // RFC 6582 §3.2 step 2: only when the ACK covers more than the previous recovery point.
     const fresh = seqGt(this.sndUna, this.recoveryPoint) || this.sndUna === this.recoveryPoint;
     if ((this.dupAcks >= DUP_THRESH || lost) && fresh) this.enterRecovery(now);
   }
 
+  /** RFC 8985 §6.2 step 5 (and §6.3 when the reordering timer fires): a loss starts recovery. */
+  private rackDetect(now: number): void {
+    if (this.rack.detectLoss(now, this.inRecovery, this.rtt.srtt) && !this.inRecovery) {
+      const fresh = seqGt(this.sndUna, this.recoveryPoint) || this.sndUna === this.recoveryPoint;
+      if (fresh) this.enterRecovery(now);
+    }
+  }
+
   /** Fast retransmit and the start of fast recovery (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4). */
   private enterRecovery(now: number): void {
+    this.stats.recoveries++;
     this.inRecovery = true;
+    this.tlpAt = Number.POSITIVE_INFINITY;
     this.recoveryPoint = this.sndMax;
     this.highRxt = this.sndUna;
     const flight = seqDiff(this.sndMax, this.sndUna) - this.sack.sacked;
@@ -686,7 +758,10 @@ export class TcpConnection {
       this.challengeWindowStart = now;
       this.challengeCount = 0;
     }
-    if (this.challengeCount++ < CHALLENGE_ACK_LIMIT) this.ackNow = true;
+    if (this.challengeCount++ < CHALLENGE_ACK_LIMIT) {
+      this.stats.challengeAcks++;
+      this.ackNow = true;
+    }
   }
 
   private established(): void {
@@ -737,7 +812,12 @@ export class TcpConnection {
       return;
     }
     if (now >= this.rtoAt) this.onRto(now);
-    if (this.state === 'CLOSED') return;
+    if (this.isClosed()) return;
+    if (now >= this.rack.timerAt) {
+      this.rack.timerAt = Number.POSITIVE_INFINITY;
+      if (this.rackOk) this.rackDetect(now);
+    }
+    if (now >= this.tlpAt) this.onTlp(now);
     if (now >= this.delAckAt) {
       this.delAckAt = Number.POSITIVE_INFINITY;
       this.ackNow = true;
@@ -753,6 +833,7 @@ export class TcpConnection {
   /** RFC 6298 §5.4–5.7: retransmission timeout. */
   private onRto(now: number): void {
     this.retries++;
+    this.stats.rtos++;
     const limit = this.isSynchronized() ? this.config.maxRetries : this.config.synRetries;
     if (this.retries > limit) {
       // RFC 9293 §3.8.3 R2: give up; a passive half-open connection just disappears.
@@ -766,15 +847,38 @@ export class TcpConnection {
       this.sendSyn(now);
       return;
     }
-    // RFC 5681 §3.1 (eq. 4) and §3.2 note: cwnd to one segment; RFC 2018 §8: forget SACKs,
-    // the receiver may have reneged. Go back to SND.UNA (RFC 6582 §3.2 step 1: recover = SND.MAX).
+    // RFC 5681 §3.1 (eq. 4): cwnd to one segment. Go back to SND.UNA (RFC 6582 §3.2 step 1:
+    // recover = SND.MAX). RFC 6675 §5.1 lets the SACK information guide the go-back, so SACKed
+    // bytes are skipped; but a second timeout on the same SND.UNA suggests the receiver reneged
+    // (RFC 2018 §8), and then the scoreboard is forgotten.
     this.cc.onRto(now, seqDiff(this.sndMax, this.sndUna));
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recoveryPoint = this.sndMax;
-    this.sack.clear();
+    if (this.retries > 1) this.sack.clear();
+    this.rack.reset();
+    this.tlpAt = Number.POSITIVE_INFINITY;
+    this.tlpOutstanding = false;
     this.sndNxt = this.sndUna;
     this.highRxt = this.sndUna;
+  }
+
+  /** RFC 8985 §7.3: the tail loss probe — new data if the window allows, else the last segment. */
+  private onTlp(now: number): void {
+    this.tlpAt = Number.POSITIVE_INFINITY;
+    if (!this.isSynchronized() || this.inRecovery || this.sndMax === this.sndUna) return;
+    this.tlpOutstanding = true;
+    this.rtoAt = now + this.rtt.rto;
+    const canSendNew =
+      seqLt(this.sndNxt, this.dataEnd) &&
+      this.sndNxt === this.sndMax &&
+      seqLt(this.sndNxt, seqAdd(this.sndUna, this.sndWnd));
+    if (canSendNew) {
+      this.tlpForce = true;
+      return; // transmit() (run by onTimer) sends it
+    }
+    this.stats.tlps++;
+    probeLast(this, now);
   }
 
   /** RFC 9293 §3.8.6.1: a zero-window probe (an old sequence number, so the peer must ACK). */

@@ -31,6 +31,10 @@ export function pipe(c: TcpConnection): number {
     const lost = c.sack.lostLimit(c.sndUna, c.sndMss);
     const from = seqMax(c.highRxt, c.sndUna);
     if (seqGt(lost, from)) p -= seqDiff(lost, from) - c.sack.sackedBetween(from, lost);
+    // RACK-marked losses outside the range just subtracted are not in flight either.
+    if (c.rack.lost.length > 0) {
+      p -= c.rack.lostBetween(c.sndUna, from) + c.rack.lostBetween(seqMax(lost, from), c.sndNxt);
+    }
   }
   return Math.max(p, 0);
 }
@@ -50,10 +54,15 @@ function sendRange(c: TcpConnection, seq: number, len: number, now: number): num
     s.payload = view;
   } else s.payload = EMPTY;
   c.hooks.output(s);
+  c.stats.segmentsOut++;
+  const retransmit = seqLt(seq, c.sndMax);
+  if (retransmit) c.stats.retransmits++;
   const used = len + (fin ? 1 : 0);
   const end = seqAdd(seq, used);
+  if (used > 0 && c.rackOk) c.rack.onSend(seq, end, now, retransmit);
   if (seqGt(end, c.sndMax)) c.sndMax = end;
   if (c.rtoAt === Number.POSITIVE_INFINITY) c.rtoAt = now + c.rtt.rto;
+  if (used > 0 && !c.tlpOutstanding && !c.inRecovery) c.armTlp(now);
   return used;
 }
 
@@ -106,7 +115,22 @@ function sendData(c: TcpConnection, now: number): void {
 
   for (let guard = 0; guard < 10_000; guard++) {
     const room = c.cc.cwnd - pipe(c);
-    if (room <= 0) break;
+    if (room <= 0 && !c.tlpForce) break;
+
+    // RACK (RFC 8985 §6.2): ranges found lost by time order, lost retransmissions included.
+    if (c.inRecovery && c.rack.lost.length > 0) {
+      const s = c.sack.skipSacked(seqMax(c.rack.lost[0]!, c.sndUna));
+      const e = c.rack.lost[1]!;
+      if (seqLt(s, e) && seqLt(s, end)) {
+        const stop = c.sack.nextSackedStart(s, seqMin(e, dataEnd));
+        const len = Math.max(Math.min(seqDiff(stop, s), maxPayload), 0);
+        const used = sendRange(c, s, len, now);
+        if (seqGt(seqAdd(s, used), c.highRxt)) c.highRxt = seqAdd(s, used);
+        if (used > 0) continue;
+      }
+      c.rack.lost.splice(0, 2);
+      continue;
+    }
 
     // Rule 1 (RFC 6675 §5): the first lost, not yet retransmitted, unSACKed bytes.
     if (c.inRecovery && c.sackOk) {
@@ -148,6 +172,10 @@ function sendData(c: TcpConnection, now: number): void {
         c.rttTime = now;
       }
       const used = sendRange(c, c.sndNxt, len, now);
+      if (c.tlpForce) {
+        c.tlpForce = false;
+        c.stats.tlps++;
+      }
       c.persistOverride = false;
       c.sndNxt = seqAdd(c.sndNxt, used);
       if (used === 0) break;
@@ -171,6 +199,8 @@ function sendData(c: TcpConnection, now: number): void {
     break;
   }
 
+  c.tlpForce = false;
+
   // 3. Data waits on the peer's window and nothing in flight will bring an update: persist.
   c.persistOverride = false;
   const pending = seqLt(c.sndNxt, end) && seqGe(c.sndNxt, c.sndMax);
@@ -180,4 +210,13 @@ function sendData(c: TcpConnection, now: number): void {
     c.persistAt = Number.POSITIVE_INFINITY;
     c.persistBackoff = 0;
   }
+}
+
+/** RFC 8985 §7.3: retransmit the highest-sequence segment as the tail loss probe. */
+export function probeLast(c: TcpConnection, now: number): void {
+  const dataEnd = c.dataEnd;
+  const top = seqMin(c.sndMax, dataEnd);
+  const maxPayload = Math.max(c.sndMss - optionBytes(c), 1);
+  const start = seqMax(c.sndUna, seqAdd(top, -maxPayload));
+  sendRange(c, start, Math.max(seqDiff(top, start), 0), now);
 }
