@@ -54,7 +54,7 @@ export interface FakeControl {
   close(): Promise<void>;
 }
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11B85';
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function encodeMapFrame(msg: unknown): Buffer {
   const json = Buffer.from(JSON.stringify(msg));

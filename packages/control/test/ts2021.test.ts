@@ -9,6 +9,7 @@ import { EarlyPayloadStripper } from '../src/ts2021/early.js';
 import { createInitiation } from '../src/ts2021/handshake.js';
 import { MAX_PLAINTEXT_SIZE } from '../src/ts2021/messages.js';
 import { RecordOpener, RecordSealer } from '../src/ts2021/records.js';
+import { websocketAccept } from '../src/ts2021/websocket.js';
 import { type FakeControl, startFakeControl } from './fake-control.js';
 import { respond } from './noise-responder.js';
 
@@ -255,5 +256,11 @@ describe('dial over the HTTP upgrade and WebSocket, then HTTP/2', () => {
     const err = await fetchServerKey(fake.url.replace(/\d+$/, '1'), 115, { timeoutMs: 2000 }).catch((e) => e);
     expect(err).toBeInstanceOf(Error);
     expect(ControlHttpError).toBeDefined();
+  });
+});
+
+describe('regression: WebSocket accept GUID (a typo that only headscale caught)', () => {
+  it('matches the RFC 6455 §1.3 example', () => {
+    expect(websocketAccept('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
   });
 });

@@ -17,7 +17,7 @@ import { toBase64 } from '@tsnet/core';
 import { ControlHandshakeError, ControlHttpError, ControlProtocolError } from '../errors.js';
 import { HANDSHAKE_HEADER_NAME, UPGRADE_HEADER_VALUE } from './messages.js';
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11B85';
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_WS_FRAME = 1 << 20;
 
 const OP_CONT = 0x0;
@@ -25,6 +25,13 @@ const OP_BINARY = 0x2;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
+
+/** `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2). */
+export function websocketAccept(key: string): string {
+  return createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
+}
 
 /**
  * Encodes one frame with FIN set. Clients mask (RFC 6455 §5.3; pass a 4-byte `mask`), servers
@@ -153,9 +160,7 @@ export function dialWebSocket(
   const url = new URL(path, serverURL);
   url.searchParams.set(HANDSHAKE_HEADER_NAME, toBase64(initiation));
   const key = randomBytes(16).toString('base64');
-  const expectAccept = createHash('sha1')
-    .update(key + WS_GUID)
-    .digest('base64');
+  const expectAccept = websocketAccept(key);
   const mod = url.protocol === 'https:' ? (https as unknown as typeof http) : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(url, {
