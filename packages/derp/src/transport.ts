@@ -135,6 +135,15 @@ export class SocketTransport implements ByteTransport {
   }
 }
 
+/** The largest WebSocket message we send (Go's coder/websocket reads at most 32 KiB by default). */
+const WS_MAX_MESSAGE = 16 * 1024;
+
+function totalLength(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
+}
+
 /** Above this many bytes buffered in a WebSocket, the transport reports `needDrain`. */
 const WS_HIGH_WATER = 256 * 1024;
 
@@ -196,20 +205,33 @@ export class WebSocketTransport implements ByteTransport {
 
   writeBatch(chunks: readonly Uint8Array[]): void {
     if (this.#closed || chunks.length === 0) return;
-    let msg: Uint8Array;
-    if (chunks.length === 1) {
-      msg = chunks[0]!;
-    } else {
-      let n = 0;
-      for (const c of chunks) n += c.length;
-      msg = new Uint8Array(n);
-      let off = 0;
-      for (const c of chunks) {
-        msg.set(c, off);
-        off += c.length;
+    // Pack the stream into messages of at most WS_MAX_MESSAGE bytes: Go's WebSocket library
+    // (coder/websocket, used by derper) refuses messages over 32 KiB by default, and message
+    // boundaries mean nothing to DERP.
+    let msg = new Uint8Array(Math.min(WS_MAX_MESSAGE, totalLength(chunks)));
+    let off = 0;
+    const send = () => {
+      this.#ws.send(off === msg.length ? msg : msg.subarray(0, off), { binary: true, compress: false }, () =>
+        this.#checkDrain(),
+      );
+    };
+    let remaining = totalLength(chunks);
+    for (const c of chunks) {
+      let pos = 0;
+      while (pos < c.length) {
+        const n = Math.min(c.length - pos, msg.length - off);
+        msg.set(c.subarray(pos, pos + n), off);
+        off += n;
+        pos += n;
+        remaining -= n;
+        if (off === msg.length) {
+          send();
+          msg = new Uint8Array(Math.min(WS_MAX_MESSAGE, remaining));
+          off = 0;
+        }
       }
     }
-    this.#ws.send(msg, { binary: true, compress: false }, () => this.#checkDrain());
+    if (off > 0) send();
     if (this.#ws.bufferedAmount > WS_HIGH_WATER) this.#needDrain = true;
   }
 
