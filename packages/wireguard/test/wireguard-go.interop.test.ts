@@ -37,10 +37,13 @@ const THEIR4 = '10.201.0.1';
 const THEIR6 = 'fd00:201::1';
 
 /** Our Device and a wireguard-go peer that know each other. `answerPings`: reply to echo requests from the kernel. */
-async function setup(opts: { psk?: Uint8Array; answerPings: boolean }): Promise<Side> {
+async function setup(opts: { psk?: Uint8Array; answerPings: boolean; udp6?: boolean }): Promise<Side> {
   const c = getCryptoProvider();
   const logs: string[] = [];
-  const bind = new UdpBind({ host4: '127.0.0.1', host6: false });
+  const bind = opts.udp6
+    ? new UdpBind({ host4: false, host6: '::1' })
+    : new UdpBind({ host4: '127.0.0.1', host6: false });
+  const loopback = opts.udp6 ? '[::1]' : '127.0.0.1';
   const tun = new ChannelTun();
   const dev = new Device({
     privateKey: c.randomBytes(32),
@@ -60,12 +63,12 @@ async function setup(opts: { psk?: Uint8Array; answerPings: boolean }): Promise<
   const peer = await startWgNetnsPeer({
     peerPublicKey: toBase64(dev.publicKey),
     peerAllowedIps: [`${OUR4}/32`, `${OUR6}/128`],
-    peerEndpoint: `127.0.0.1:${bind.port}`,
+    peerEndpoint: `${loopback}:${bind.port}`,
     ...(opts.psk ? { presharedKey: toBase64(opts.psk) } : {}),
   });
   dev.addPeer({
     publicKey: peer.publicKey,
-    endpoint: `127.0.0.1:${peer.listenPort}`,
+    endpoint: `${loopback}:${peer.listenPort}`,
     allowedIps: [`${THEIR4}/32`, `${THEIR6}/128`],
     presharedKey: opts.psk,
   });
@@ -166,6 +169,13 @@ describeInterop('interop: @tsnet/wireguard ↔ wireguard-go + the Linux kernel',
     await waitFor('echo reply over the PSK session', () =>
       s.tun.received.some((p) => isEchoReply(p, THEIR4)),
     );
+  });
+
+  it('over IPv6 UDP ([::1]) as well', async () => {
+    const s = await setup({ answerPings: true, udp6: true });
+    s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 9, 1, new Uint8Array(16))));
+    await waitFor('echo reply over IPv6 UDP', () => s.tun.received.some((p) => isEchoReply(p, THEIR4)));
+    expect((await s.peer.wgShow()).endpoint).toBe(`[::1]:${s.bind.port}`);
   });
 
   it('`wg show` reports our handshake, our endpoint and the bytes we sent and received', async () => {
