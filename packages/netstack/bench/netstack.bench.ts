@@ -49,6 +49,7 @@ interface RunOptions {
   pipe: PipeOptions;
   cc?: CongestionAlgorithm;
   sack?: boolean;
+  rack?: boolean;
   buffer?: number;
   seed?: number;
 }
@@ -120,6 +121,7 @@ function transfer(o: RunOptions, drive?: (done: () => boolean) => Promise<void>)
     wallMs: performance.now() - t0,
     clockMs: o.clock.now() - c0,
     lost: pipe.a.stats.lost + pipe.b.stats.lost,
+    info: sock.tcpInfo(),
     packets: pipe.a.stats.sent + pipe.b.stats.sent,
   }));
 }
@@ -156,8 +158,8 @@ async function main() {
   console.log(
     `\n## 2. ${BENCH_MB} MB with equal SHA-256 under loss (CUBIC + SACK, 100 Mbit/s, 20 ms RTT, simulated)`,
   );
-  console.log('| loss | sha256 | simulated goodput | wall time |');
-  console.log('|---|---|---|---|');
+  console.log('| loss | sha256 | simulated goodput | retransmits | RTOs | wall time |');
+  console.log('|---|---|---|---|---|---|');
   for (const loss of [0, 0.01, 0.05, 0.1]) {
     const clock = new FakeClock();
     const r = await transfer(
@@ -177,17 +179,22 @@ async function main() {
   console.log(
     `\n## 3. goodput vs loss, ${TABLE_MB} MB per cell, 100 Mbit/s bottleneck, 20 ms RTT, 256-packet queue (simulated Mbit/s)`,
   );
-  const configs: [CongestionAlgorithm, boolean][] = [
-    ['newreno', false],
-    ['newreno', true],
-    ['cubic', false],
-    ['cubic', true],
+  const configs: [CongestionAlgorithm, boolean, boolean][] = [
+    ['newreno', false, false],
+    ['newreno', true, false],
+    ['newreno', true, true],
+    ['cubic', false, false],
+    ['cubic', true, false],
+    ['cubic', true, true],
   ];
-  console.log(`| loss | ${configs.map(([cc, s]) => `${cc}${s ? ' + SACK' : ''}`).join(' | ')} |`);
+  console.log('cells: goodput Mbit/s (RTOs)');
+  console.log(
+    `| loss | ${configs.map(([cc, s, r]) => `${cc}${s ? ' + SACK' : ''}${r ? ' + RACK-TLP' : ''}`).join(' | ')} |`,
+  );
   console.log(`|---|${configs.map(() => '---').join('|')}|`);
   for (const loss of [0, 0.01, 0.05, 0.1]) {
     const cells: string[] = [];
-    for (const [cc, sack] of configs) {
+    for (const [cc, sack, rack] of configs) {
       const clock = new FakeClock();
       const faults: PipeFaults = { loss };
       const r = await transfer(
@@ -201,7 +208,7 @@ async function main() {
         },
         fakeDriver(clock),
       );
-      cells.push(r.ok ? mbit(TABLE_MB * MB, r.clockMs).toFixed(1) : 'FAIL');
+      cells.push(r.ok ? `${mbit(TABLE_MB * MB, r.clockMs).toFixed(1)} (${r.info.rtos})` : 'FAIL');
     }
     console.log(`| ${loss * 100}% | ${cells.join(' | ')} |`);
   }
