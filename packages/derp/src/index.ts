@@ -42,6 +42,7 @@ export {
   type DerpServerOptions,
   generateMeshKey,
 } from './server/server.js';
+export { StunServer, type StunServerCounters } from './server/stun.js';
 export { TokenBucket } from './token-bucket.js';
 export {
   type ByteTransport,
@@ -50,3 +51,9 @@ export {
   WebSocketTransport,
 } from './transport.js';
 export * from './wire/index.js';
+export {
+  parseStunBindingRequest,
+  STUN_HEADER_LEN,
+  STUN_MAGIC_COOKIE,
+  stunBindingResponse,
+} from './wire/stun.js';
