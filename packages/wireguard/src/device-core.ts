@@ -204,11 +204,12 @@ export class DeviceCore {
       config.presharedKey === undefined ? undefined : parseKeyInput('presharedKey', config.presharedKey);
     const peer = new Peer(this.#ctx, pk, psk);
     this.#peers.set(key, peer);
-    this.updatePeer(key, { ...config, presharedKey: undefined }, now);
+    this.updatePeer(key, { ...config, presharedKey: undefined });
+    void now; // peers start idle: nothing is sent until there is traffic or a keepalive
   }
 
   /** Changes a peer's configuration at run time. */
-  updatePeer(publicKey: KeyInput, update: PeerUpdate, now: number): void {
+  updatePeer(publicKey: KeyInput, update: PeerUpdate): void {
     const peer = this.#peer(publicKey);
     if (update.endpoint !== undefined) peer.endpoint = update.endpoint;
     if (update.disableRoaming !== undefined) peer.disableRoaming = update.disableRoaming;
@@ -230,7 +231,6 @@ export class DeviceCore {
       peer.persistentKeepalive = ka;
       if (ka === 0) peer.timers.persistentKeepalive = Number.POSITIVE_INFINITY;
     }
-    void now;
   }
 
   /** Removes a peer, erasing its keys. */

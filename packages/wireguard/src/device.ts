@@ -160,7 +160,7 @@ export class Device {
   updatePeer(publicKey: KeyInput, update: PeerUpdate): void {
     const was = this.#core.peerStats(publicKey)?.persistentKeepalive ?? 0;
     const now = this.#clock.now();
-    this.#core.updatePeer(publicKey, update, now);
+    this.#core.updatePeer(publicKey, update);
     // Like `wg set … persistent-keepalive N`, turning it on sends a keepalive at once.
     const s = this.#core.peerStats(publicKey);
     if (

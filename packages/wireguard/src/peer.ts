@@ -342,14 +342,4 @@ export class Peer {
     this.handshake.clear();
     this.flushStagedPackets();
   }
-
-  /** Expires the current keypairs so the next packet starts a handshake (wireguard-go `ExpireCurrentKeypairs`). */
-  expireCurrentKeypairs(): void {
-    this.ctx.indexTable.delete(this.handshake.localIndex);
-    this.handshake.clear();
-    this.handshake.lastSentHandshake = Number.NEGATIVE_INFINITY;
-    for (const kp of [this.keypairs.current, this.keypairs.next]) {
-      if (kp !== undefined) kp.sendNonce = REJECT_AFTER_MESSAGES;
-    }
-  }
 }

@@ -200,22 +200,20 @@ function receiveTransport(ctx: DeviceContext, data: Uint8Array, from: Endpoint, 
     peer.sendStagedPackets(now);
   }
   peer.rxBytes += data.length;
-  let dataReceived = false;
-  if (len === 0) {
-    c.rxKeepalives++;
-  } else {
-    dataReceived = true;
-    const packet = checkInnerPacket(ctx, peer, content.subarray(0, len));
-    if (packet !== null) {
-      c.rxDataPackets++;
-      ctx.out.deliverPacket(packet, peer.publicKeyText);
-    }
-  }
+  let packet: Uint8Array | null = null;
+  if (len === 0) c.rxKeepalives++;
+  else packet = checkInnerPacket(ctx, peer, content.subarray(0, len));
   peer.setEndpointFromPacket(from);
   keepKeyFreshReceiving(peer, now);
   timersAnyAuthenticatedPacketTraversal(peer, now);
   timersAnyAuthenticatedPacketReceived(peer);
-  if (dataReceived) timersDataReceived(peer, now);
+  if (len > 0) timersDataReceived(peer, now);
+  // Deliver last: the TUN side may answer synchronously (re-entering the send path), and must
+  // find the peer's state and timers already updated for this packet.
+  if (packet !== null) {
+    c.rxDataPackets++;
+    ctx.out.deliverPacket(packet, peer.publicKeyText);
+  }
 }
 
 /**

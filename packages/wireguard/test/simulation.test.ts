@@ -97,6 +97,20 @@ describe('simulation: two devices over ChannelBind', () => {
     await b.close();
   });
 
+  it('a TUN that answers synchronously re-enters the send path safely (no needless keepalive)', async () => {
+    const { clock, a, b, tunA, tunB } = await makePair();
+    tunB.onWrite = (p) => tunB.inject(dataPacket(B_IP, A_IP, packetNumber(p) + 1000));
+    a.send(dataPacket(A_IP, B_IP, 1));
+    clock.advance(10);
+    expect(tunA.received.map(packetNumber)).toEqual([1001]);
+    clock.advance(KEEPALIVE_TIMEOUT_MS + 500);
+    // B answered with data, so B owes no keepalive; A received data and sent nothing, so A does.
+    expect(b.counters.txKeepalives).toBe(0);
+    expect(a.counters.txKeepalives).toBe(1);
+    await a.close();
+    await b.close();
+  });
+
   it('persistent keepalive every N seconds', async () => {
     const { clock, a, b, bKey } = await makePair();
     a.updatePeer(bKey, { persistentKeepalive: 25 });
