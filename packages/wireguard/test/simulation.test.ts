@@ -4,12 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  CookieGenerator,
   KEEPALIVE_TIMEOUT_MS,
   MAX_TIMER_HANDSHAKES,
   MESSAGE_TRANSPORT_TYPE,
+  REJECT_AFTER_MESSAGES,
   REJECT_AFTER_TIME_MS,
   REKEY_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
+  UNDER_LOAD_AFTER_TIME_MS,
+  UNDER_LOAD_HANDSHAKES,
 } from '../src/index.js';
 import { A_IP, B_IP, dataPacket, makePair, packetNumber } from './helpers.js';
 
@@ -210,6 +214,46 @@ describe('simulation: two devices over ChannelBind', () => {
     // The 4 that passed are replays (old timestamp) and are rejected by Noise.
     expect(b.counters.dropInvalidInitiation).toBe(4);
     expect(a.peerStats(bKey)!.latestHandshake).toBeGreaterThan(0);
+    await a.close();
+    await b.close();
+  });
+
+  it('under load is detected from the handshake rate: past 128/s, cookies are demanded', async () => {
+    const { clock, net, a, b, crypto } = await makePair();
+    const gen = new CookieGenerator(crypto, b.publicKey);
+    // Initiations with a valid mac1 (anyone who knows B's public key can make them) but garbage inside.
+    for (let i = 0; i < UNDER_LOAD_HANDSHAKES + 20; i++) {
+      const m = crypto.randomBytes(148);
+      m.set([1, 0, 0, 0], 0);
+      gen.addMacs(m, clock.now());
+      net.transmit(`flood:${i}`, 'b:1', m);
+    }
+    clock.advance(5);
+    expect(b.counters.dropInvalidInitiation).toBe(UNDER_LOAD_HANDSHAKES);
+    expect(b.counters.dropNeedCookie).toBe(20);
+    expect(b.counters.txCookieReplies).toBe(20);
+    // Under load for UNDER_LOAD_AFTER_TIME, then back to normal: A's handshake needs no cookie.
+    clock.advance(UNDER_LOAD_AFTER_TIME_MS + 1);
+    a.send(dataPacket(A_IP, B_IP, 1));
+    clock.advance(10);
+    expect(b.counters.rxHandshakeInitiations).toBe(1);
+    expect(b.counters.dropNeedCookie).toBe(20);
+    await a.close();
+    await b.close();
+  });
+
+  it('a keypair that reached REJECT_AFTER_MESSAGES is not used: a new handshake first', async () => {
+    const { clock, a, b, tunB, bKey } = await makePair();
+    a.send(dataPacket(A_IP, B_IP, 1));
+    clock.advance(REKEY_TIMEOUT_MS + 10);
+    const kp = a.core.debugPeer(bKey).keypairs.current!;
+    kp.sendNonce = REJECT_AFTER_MESSAGES;
+    const i0 = a.counters.txHandshakeInitiations;
+    a.send(dataPacket(A_IP, B_IP, 2));
+    clock.advance(10);
+    expect(a.counters.txHandshakeInitiations).toBe(i0 + 1);
+    expect(a.core.debugPeer(bKey).keypairs.current).not.toBe(kp);
+    expect(tunB.received.map(packetNumber)).toEqual([1, 2]);
     await a.close();
     await b.close();
   });
