@@ -59,6 +59,7 @@ function transfer(o: RunOptions, drive?: (done: () => boolean) => Promise<void>)
   const tcp = {
     congestion: o.cc ?? 'cubic',
     sack: o.sack ?? true,
+    rack: o.rack ?? true,
     recvBufferSize: o.buffer ?? 4 * MB,
     sendBufferSize: o.buffer ?? 4 * MB,
   };
@@ -172,7 +173,7 @@ async function main() {
       fakeDriver(clock),
     );
     console.log(
-      `| ${loss * 100}% | ${r.ok ? 'equal' : 'DIFFERENT'} | ${mbit(BENCH_MB * MB, r.clockMs).toFixed(1)} Mbit/s | ${(r.wallMs / 1000).toFixed(1)} s |`,
+      `| ${loss * 100}% | ${r.ok ? 'equal' : 'DIFFERENT'} | ${mbit(BENCH_MB * MB, r.clockMs).toFixed(1)} Mbit/s | ${r.info.retransmits} | ${r.info.rtos} | ${(r.wallMs / 1000).toFixed(1)} s |`,
     );
   }
 
@@ -204,6 +205,7 @@ async function main() {
           pipe: { delayMs: 10, rateBps: 100e6, queueLimit: 256, faults },
           cc,
           sack,
+          rack,
           seed: 5,
         },
         fakeDriver(clock),

@@ -2,29 +2,56 @@
  * The byte stores behind a TCP connection: `SendBuffer` (bytes the app wrote, from SND.UNA's
  * first unacknowledged data byte onwards) and `RecvBuffer` (in-order bytes waiting for the app,
  * plus out-of-order ranges held in place until the hole before them fills — RFC 9293 §3.10.7.4
- * "segment text"). Both are fixed-capacity rings: memory is bounded by construction.
+ * "segment text"). Both are rings with a fixed capacity (memory is bounded by construction) whose
+ * storage grows on demand up to it.
  */
 
-/** A fixed-capacity ring of bytes. */
+/** Initial backing storage; it doubles on demand up to the capacity. */
+const INITIAL_STORAGE = 16 * 1024;
+
+/**
+ * A ring of bytes with a fixed capacity, whose backing storage starts small and grows on demand
+ * (an idle connection costs kilobytes, not its full buffer sizes).
+ */
 class Ring {
-  protected readonly buf: Uint8Array;
+  protected buf: Uint8Array;
   protected head = 0; // index of the first byte
   length = 0;
 
   constructor(readonly capacity: number) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = new Uint8Array(Math.min(capacity, INITIAL_STORAGE));
   }
 
   get free(): number {
     return this.capacity - this.length;
   }
 
-  /** Copies `src` into the ring at `offset` bytes past the first byte; the caller checks bounds. */
-  protected writeAt(offset: number, src: Uint8Array): void {
-    let at = (this.head + offset) % this.capacity;
+  /** Bytes of backing storage allocated now. */
+  get allocated(): number {
+    return this.buf.length;
+  }
+
+  /** Makes room for offsets up to `span` past the head, keeping the first `keep` bytes. */
+  private grow(span: number, keep: number): void {
+    let size = this.buf.length;
+    while (size < span) size = Math.min(size * 2, this.capacity);
+    const next = new Uint8Array(size);
+    this.copyOut(0, keep, next);
+    this.buf = next;
+    this.head = 0;
+  }
+
+  /**
+   * Copies `src` into the ring at `offset` bytes past the first byte; the caller checks bounds.
+   * `live` is how many bytes past the head hold data that must survive a growth.
+   */
+  protected writeAt(offset: number, src: Uint8Array, live: number): void {
+    if (offset + src.length > this.buf.length) this.grow(offset + src.length, live);
+    const size = this.buf.length;
+    let at = (this.head + offset) % size;
     let i = 0;
     while (i < src.length) {
-      const n = Math.min(src.length - i, this.capacity - at);
+      const n = Math.min(src.length - i, size - at);
       this.buf.set(src.subarray(i, i + n), at);
       i += n;
       at = 0;
@@ -33,10 +60,11 @@ class Ring {
 
   /** Copies `len` bytes starting `offset` bytes past the first into `dst` at `dstAt`. */
   copyOut(offset: number, len: number, dst: Uint8Array, dstAt = 0): void {
-    let at = (this.head + offset) % this.capacity;
+    const size = this.buf.length;
+    let at = (this.head + offset) % size;
     let i = 0;
     while (i < len) {
-      const n = Math.min(len - i, this.capacity - at);
+      const n = Math.min(len - i, size - at);
       dst.set(this.buf.subarray(at, at + n), dstAt + i);
       i += n;
       at = 0;
@@ -45,13 +73,13 @@ class Ring {
 
   /** A view of `len` bytes at `offset` when they are contiguous in memory, else null. */
   view(offset: number, len: number): Uint8Array | null {
-    const at = (this.head + offset) % this.capacity;
-    return at + len <= this.capacity ? this.buf.subarray(at, at + len) : null;
+    const at = (this.head + offset) % this.buf.length;
+    return at + len <= this.buf.length ? this.buf.subarray(at, at + len) : null;
   }
 
   /** Drops `n` bytes from the front. */
   consume(n: number): void {
-    this.head = (this.head + n) % this.capacity;
+    this.head = (this.head + n) % this.buf.length;
     this.length -= n;
   }
 }
@@ -62,7 +90,7 @@ export class SendBuffer extends Ring {
   push(data: Uint8Array): number {
     const n = Math.min(data.length, this.free);
     if (n > 0) {
-      this.writeAt(this.length, n === data.length ? data : data.subarray(0, n));
+      this.writeAt(this.length, n === data.length ? data : data.subarray(0, n), this.length);
       this.length += n;
     }
     return n;
@@ -115,7 +143,7 @@ export class RecvBuffer extends Ring {
     if (!inserted) out.push(start, end);
     // A range starting at 0 is consumed below, so only ranges past a hole count toward the limit.
     if ((out[0] === 0 ? out.length / 2 - 1 : out.length / 2) > RecvBuffer.MAX_RANGES) return -1;
-    this.writeAt(this.length + offset, data);
+    this.writeAt(this.length + offset, data, this.length + this.oooEnd);
     this.ranges = out;
     // Promote the range that now holds this segment to most recent.
     this.recent = this.recent.filter((x) => x < start || x >= end);
