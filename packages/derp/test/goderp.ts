@@ -20,12 +20,18 @@ let built: { path: string } | { missing: string } | undefined;
 
 /** The goderp binary, building it if needed (bounded: 10 min), or why it cannot be had. */
 export function goderpBinary(): { path: string } | { missing: string } {
-  if (built !== undefined) return built;
+  built ??= build();
+  return built;
+}
+
+function build(): { path: string } | { missing: string } {
   const out = join(cacheRoot(), 'derp-goderp', `goderp-${sourceHash()}`);
-  if (existsSync(out)) return (built = { path: out });
+  if (existsSync(out)) return { path: out };
   const go = spawnSync('go', ['version'], { encoding: 'utf8', timeout: 10_000 });
-  if (go.status !== 0) return (built = { missing: 'the Go toolchain (go on PATH) to build test/goderp' });
+  if (go.status !== 0) return { missing: 'the Go toolchain (go on PATH) to build test/goderp' };
   mkdirSync(dirname(out), { recursive: true });
+  let err = '';
+  // Offline first (the module cache the interop installer filled), then the configured proxy.
   for (const proxy of ['off', process.env.GOPROXY ?? 'https://proxy.golang.org,direct']) {
     const r = spawnSync('go', ['build', '-tags', 'ts_debug_websockets', '-o', out, '.'], {
       cwd: SRC,
@@ -33,12 +39,10 @@ export function goderpBinary(): { path: string } | { missing: string } {
       timeout: 600_000,
       env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: proxy, GOSUMDB: 'off' },
     });
-    if (r.status === 0 && existsSync(out)) return (built = { path: out });
-    if (proxy !== 'off') {
-      return (built = { missing: `go build of test/goderp failed: ${(r.stderr ?? '').slice(-800)}` });
-    }
+    if (r.status === 0 && existsSync(out)) return { path: out };
+    err = (r.stderr ?? '').slice(-800);
   }
-  return (built = { missing: 'go build of test/goderp failed' });
+  return { missing: `go build of test/goderp failed: ${err}` };
 }
 
 /** Skip (or under CI=true fail) when goderp cannot be built. */
