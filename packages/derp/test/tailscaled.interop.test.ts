@@ -76,13 +76,14 @@ describeInterop(
       const authKey = await hs.createPreAuthKey({ user: alice.id, reusable: true, expiration: '1h' });
       const h = hs;
       const env = { TS_DEBUG_ALWAYS_USE_DERP: '1' };
-      [ts1, ts2] = await Promise.all(
-        ['ts1', 'ts2'].map(async (hostname) => {
-          const t = await startTailscaled({ env });
-          await t.up({ loginServer: h.url, authKey, hostname });
-          return t;
-        }),
-      );
+      const up = async (hostname: string): Promise<Tailscaled> => {
+        const t = await startTailscaled({ env });
+        await t.up({ loginServer: h.url, authKey, hostname });
+        return t;
+      };
+      const [a, b] = await Promise.all([up('ts1'), up('ts2')]);
+      ts1 = a;
+      ts2 = b;
     }, 90_000);
 
     afterAll(async () => {
