@@ -17,7 +17,7 @@ import {
   createCryptoProvider,
   toBase64,
 } from '@tsnet/core';
-import { Device, DeviceCore } from '../src/index.js';
+import { Device, DeviceCore, SEND_HEADROOM, SEND_TAILROOM } from '../src/index.js';
 import { UdpBind } from '../src/node/index.js';
 import { ChannelNetwork, ChannelTun } from '../src/testing/index.js';
 
@@ -105,7 +105,12 @@ async function devicePackets(c: CryptoProvider, transport: 'channel' | 'udp'): P
   const BATCH = transport === 'udp' ? 64 : 256;
   const r = await rate(async () => {
     const before = received;
-    for (let i = 0; i < BATCH; i++) a.send(packet.slice());
+    for (let i = 0; i < BATCH; i++) {
+      // A fresh buffer per packet (it becomes the datagram), with room to seal in place.
+      const buf = new Uint8Array(SEND_HEADROOM + packet.length + SEND_TAILROOM);
+      buf.set(packet, SEND_HEADROOM);
+      a.sendWithHeadroom(buf, SEND_HEADROOM, packet.length);
+    }
     if (transport === 'channel') {
       await new Promise((res) => setImmediate(res));
     } else {

@@ -59,5 +59,9 @@ describe('constants', () => {
     expect(C.QUEUE_STAGED_SIZE).toBe(128);
     expect(C.DEFAULT_MTU).toBe(1420);
     expect(C.UNDER_LOAD_HANDSHAKES).toBeGreaterThan(0);
+    expect(C.UNDER_LOAD_WINDOW_MS).toBe(1000);
+    expect(C.RATELIMITER_GARBAGE_COLLECT_TIME_MS).toBe(1000);
+    expect(C.SEND_HEADROOM).toBe(16); // the transport header
+    expect(C.SEND_TAILROOM).toBe(15 + 16); // worst-case padding + the tag
   });
 });

@@ -127,3 +127,11 @@ export const RATELIMITER_GARBAGE_COLLECT_TIME_MS = 1_000;
 export const QUEUE_STAGED_SIZE = 128;
 /** Default MTU of the tunnel (wireguard-go DefaultMTU). */
 export const DEFAULT_MTU = 1420;
+
+/**
+ * Bytes a caller of `Device.sendWithHeadroom` leaves free before the IP packet (the transport
+ * header is written there) …
+ */
+export const SEND_HEADROOM = MESSAGE_TRANSPORT_HEADER_SIZE;
+/** … and after it (up to 15 bytes of padding and the 16-byte tag), so the packet is sealed in place. */
+export const SEND_TAILROOM = PADDING_MULTIPLE - 1 + MESSAGE_TAG_SIZE;

@@ -302,8 +302,10 @@ export class DeviceCore {
   /**
    * Routes an IP packet to its peer by destination address and sends it (takes ownership). Returns
    * false (counted) if it is not IPv4/IPv6 or no peer's allowed IPs contain the destination.
+   * `inPlace`: the packet has SEND_HEADROOM/SEND_TAILROOM free bytes around it in its buffer, which
+   * the device may use to seal without a copy (see `Device.sendWithHeadroom`).
    */
-  sendPacket(packet: Uint8Array, now: number): boolean {
+  sendPacket(packet: Uint8Array, now: number, inPlace = false): boolean {
     if (this.#closed) return false;
     this.#lastNow = now;
     const c = this.#ctx.counters;
@@ -320,7 +322,7 @@ export class DeviceCore {
       c.dropNoRoute++;
       return false;
     }
-    peer.sendPacket(packet, now);
+    peer.sendPacket(packet, now, inPlace);
     return true;
   }
 

@@ -17,6 +17,7 @@
 import { type Clock, type ClockTimer, systemClock } from '@tsnet/core';
 import type { Bind, TunDevice } from './bind.js';
 import { parseWgConfig, type WgConfig } from './config.js';
+import { SEND_HEADROOM, SEND_TAILROOM } from './constants.js';
 import type { DeviceCounters, DeviceEvent, Endpoint } from './context.js';
 import {
   DeviceCore,
@@ -144,6 +145,30 @@ export class Device {
   send(packet: Uint8Array): boolean {
     if (this.#state !== 'up') return false;
     const ok = this.#core.sendPacket(packet, this.#clock.now());
+    this.#schedule();
+    return ok;
+  }
+
+  /**
+   * Sends the IP packet `buffer[offset, offset + length)` and seals it in place, without a copy:
+   * `buffer` must have SEND_HEADROOM (16) bytes before the packet and SEND_TAILROOM (31) after it.
+   * Takes ownership of the whole `buffer` (it becomes the datagram handed to the Bind).
+   *
+   * @example
+   * ```ts
+   * const buf = new Uint8Array(SEND_HEADROOM + ip.length + SEND_TAILROOM);
+   * buf.set(ip, SEND_HEADROOM);
+   * dev.sendWithHeadroom(buf, SEND_HEADROOM, ip.length);
+   * ```
+   */
+  sendWithHeadroom(buffer: Uint8Array, offset: number, length: number): boolean {
+    if (!Number.isInteger(offset) || offset < SEND_HEADROOM)
+      throw new RangeError(`offset must be an integer ≥ ${SEND_HEADROOM}`);
+    if (!Number.isInteger(length) || length < 0 || offset + length + SEND_TAILROOM > buffer.length) {
+      throw new RangeError(`length must leave ${SEND_TAILROOM} bytes of buffer after the packet`);
+    }
+    if (this.#state !== 'up') return false;
+    const ok = this.#core.sendPacket(buffer.subarray(offset, offset + length), this.#clock.now(), true);
     this.#schedule();
     return ok;
   }

@@ -244,7 +244,7 @@ export class Peer {
    * Sends one IP packet (takes ownership): at once when nothing is waiting and the current keypair
    * is usable (the common case, with no queueing), else through the staged queue.
    */
-  sendPacket(packet: Uint8Array, now: number): void {
+  sendPacket(packet: Uint8Array, now: number, inPlace = false): void {
     const kp = this.keypairs.current;
     if (
       this.staged.length > 0 ||
@@ -256,7 +256,7 @@ export class Peer {
       this.sendStagedPackets(now);
       return;
     }
-    if (this.#send(this.#seal(kp, packet))) this.ctx.counters.txDataPackets++;
+    if (this.#send(this.#seal(kp, packet, inPlace))) this.ctx.counters.txDataPackets++;
     timersAnyAuthenticatedPacketTraversal(this, now);
     timersAnyAuthenticatedPacketSent(this);
     timersDataSent(this, now);
@@ -296,13 +296,27 @@ export class Peer {
     this.#keepKeyFreshSending(now);
   }
 
-  /** Builds a transport message: header ‖ ChaCha20-Poly1305(packet ‖ zero padding) with the next counter. */
-  #seal(kp: Keypair, packet: Uint8Array): Uint8Array {
+  /**
+   * Builds a transport message: header ‖ ChaCha20-Poly1305(packet ‖ zero padding) with the next
+   * counter. With `inPlace`, `packet` is a view with SEND_HEADROOM bytes before it and SEND_TAILROOM
+   * after it in its buffer (checked by the caller), and the message is built around it without a copy.
+   */
+  #seal(kp: Keypair, packet: Uint8Array, inPlace = false): Uint8Array {
     const padded = packet.length + paddingSize(packet.length, this.ctx.mtu);
-    const msg = new Uint8Array(MESSAGE_TRANSPORT_SIZE + padded);
+    let msg: Uint8Array;
+    if (inPlace) {
+      msg = new Uint8Array(
+        packet.buffer,
+        packet.byteOffset - MESSAGE_TRANSPORT_HEADER_SIZE,
+        MESSAGE_TRANSPORT_SIZE + padded,
+      );
+      msg.fill(0, MESSAGE_TRANSPORT_HEADER_SIZE + packet.length, MESSAGE_TRANSPORT_HEADER_SIZE + padded);
+    } else {
+      msg = new Uint8Array(MESSAGE_TRANSPORT_SIZE + padded);
+      msg.set(packet, MESSAGE_TRANSPORT_HEADER_SIZE);
+    }
     const counter = kp.sendNonce++;
     writeTransportHeader(msg, kp.remoteIndex, counter);
-    msg.set(packet, MESSAGE_TRANSPORT_HEADER_SIZE);
     const nonce = this.#nonce;
     writeU32LE(nonce, 4, counter >>> 0);
     writeU32LE(nonce, 8, Math.floor(counter / 0x1_0000_0000));

@@ -12,6 +12,8 @@ import {
   REJECT_AFTER_TIME_MS,
   REKEY_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
+  SEND_HEADROOM,
+  SEND_TAILROOM,
   UNDER_LOAD_AFTER_TIME_MS,
   UNDER_LOAD_HANDSHAKES,
 } from '../src/index.js';
@@ -46,6 +48,25 @@ describe('simulation: two devices over ChannelBind', () => {
     // No route: a packet for an address no peer has.
     expect(a.send(dataPacket(A_IP, [10, 9, 9, 9], 3))).toBe(false);
     expect(a.counters.dropNoRoute).toBe(1);
+    await a.close();
+    await b.close();
+  });
+
+  it('sendWithHeadroom seals in place, same bytes on the wire as send', async () => {
+    const { clock, net, a, b, tunB } = await makePair();
+    net.record = true;
+    a.send(dataPacket(A_IP, B_IP, 1, 61));
+    clock.advance(10);
+    const ip = dataPacket(A_IP, B_IP, 2, 61);
+    const buf = new Uint8Array(SEND_HEADROOM + ip.length + SEND_TAILROOM).fill(0xee);
+    buf.set(ip, SEND_HEADROOM);
+    expect(a.sendWithHeadroom(buf, SEND_HEADROOM, ip.length)).toBe(true);
+    clock.advance(10);
+    expect(tunB.received.map(packetNumber)).toEqual([1, 2]);
+    const sent = net.log.filter((d) => d.from === 'a:1' && d.data[0] === MESSAGE_TRANSPORT_TYPE).at(-1)!;
+    expect(sent.data.length).toBe(32 + 64);
+    expect(() => a.sendWithHeadroom(buf, 15, ip.length)).toThrow(RangeError);
+    expect(() => a.sendWithHeadroom(buf, SEND_HEADROOM, ip.length + 1)).toThrow(RangeError);
     await a.close();
     await b.close();
   });
