@@ -7,6 +7,7 @@ import type { AddrPort, DiscoPublic, NodePublic } from '@tsnet/core';
 import { z } from 'zod';
 import { DERPMapSchema } from './derp.js';
 import { DNSConfigSchema } from './dns.js';
+import { asZodTransform, decodeNode, decodeNodeList } from './fast.js';
 import { FilterRuleSchema } from './filter.js';
 import {
   addrPort,
@@ -21,14 +22,7 @@ import {
   nodePublic,
   optBool,
 } from './go.js';
-import {
-  CapMapSchema,
-  type Hostinfo,
-  HostinfoSchema,
-  type Node,
-  NodeSchema,
-  UserProfileSchema,
-} from './node.js';
+import { CapMapSchema, type Hostinfo, HostinfoSchema, UserProfileSchema } from './node.js';
 
 /** `tailcfg.EndpointType`: 0 unknown, 1 local, 2 STUN, 3 port-mapped, 4 STUN4LocalPort, 5 explicit. */
 export const EndpointType = {
@@ -108,7 +102,13 @@ export const PingRequestSchema = z.object({
 });
 export type PingRequest = z.output<typeof PingRequestSchema>;
 
-const nodeList = goSlice(NodeSchema.nullable()).transform((v) => v?.filter((n): n is Node => n !== null));
+// Nodes come by the thousand: decoded by the table-driven fast path that mirrors NodeSchema
+// (./fast.ts; equivalence is property-tested).
+const nodeList = z.unknown().transform(asZodTransform(decodeNodeList)).optional();
+const oneNode = z
+  .unknown()
+  .transform(asZodTransform((v) => (v === null || v === undefined ? undefined : decodeNode(v))))
+  .optional();
 
 /**
  * `tailcfg.MapResponse`: a full map, a delta, or a keep-alive. Absent fields mean "unchanged".
@@ -120,7 +120,7 @@ export const MapResponseSchema = z.object({
   KeepAlive: z.boolean().optional(),
   PingRequest: PingRequestSchema.nullish().transform((v) => v ?? undefined),
   PopBrowserURL: z.string().optional(),
-  Node: NodeSchema.nullish().transform((v) => v ?? undefined),
+  Node: oneNode,
   DERPMap: DERPMapSchema.nullish().transform((v) => v ?? undefined),
   Peers: nodeList,
   PeersChanged: nodeList,
