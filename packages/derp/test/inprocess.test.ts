@@ -85,6 +85,24 @@ describe('in-process: our client ↔ our server', () => {
     expect(reason).toBe(PEER_GONE_REASON.NotHere);
   });
 
+  it('the send queue is bounded: sends beyond it are dropped and counted, the rest delivered', async () => {
+    const { url } = await startServer();
+    const b = client({ url });
+    await b.connect();
+    const a = client({ url, sendQueueLimit: 10 });
+    // Not connected yet: packets wait in the queue, the overflow is dropped.
+    const accepted = Array.from({ length: 15 }, (_, i) => a.send(b.publicKey, payload(i, 100)));
+    expect(accepted.filter(Boolean).length).toBe(10);
+    expect(a.counters.packetsDroppedQueueFull).toBe(5);
+    let got = 0;
+    b.on('packet', () => got++);
+    await a.connect();
+    await until('queued packets delivered', () => got === 10);
+    await a.close();
+    expect(a.send(b.publicKey, payload(1, 1))).toBe(false);
+    expect(a.counters.packetsDroppedClosed).toBe(1);
+  });
+
   it('ping gets a pong', async () => {
     const { server, url } = await startServer();
     const a = client({ url });

@@ -17,8 +17,9 @@ export class MemoryTransport implements ByteTransport {
   constructor(readonly remoteAddress = '127.0.0.1:40000') {}
 
   static pair(a = '127.0.0.1:40001', b = '127.0.0.1:443'): [MemoryTransport, MemoryTransport] {
-    const x = new MemoryTransport(a);
-    const y = new MemoryTransport(b);
+    // Each end's remoteAddress is the other end's address.
+    const x = new MemoryTransport(b);
+    const y = new MemoryTransport(a);
     x.peer = y;
     y.peer = x;
     return [x, y];

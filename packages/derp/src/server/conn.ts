@@ -491,7 +491,11 @@ export class ServerConn {
 
   /** Writes everything queued, unless the transport is full (then `onDrain` will). */
   flush(): void {
-    if (this.#state === 'Closed' || this.transport.needDrain) return;
+    if (this.#state === 'Closed') return;
+    if (this.transport.needDrain) {
+      if (this.queuedFrames > 0) this.#armWriteTimer();
+      return;
+    }
     const n = this.#ctrl.length + this.#disco.length + this.#pkts.length;
     if (n === 0) return;
     const batch: Uint8Array[] = [];
