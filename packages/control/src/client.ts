@@ -14,6 +14,8 @@
  * - `'netmap'` `(nm)`: a new immutable `NetworkMap`.
  * - `'nodeKey'` `(key)`: the node key changed (rotation): persist it.
  * - `'pollError'` `(err)`: a map session failed; the client retries with backoff.
+ * - `'mapResponse'` `(resp)`: every decoded MapResponse, before it is applied (for observers and
+ *   tests; do not modify it).
  */
 import { EventEmitter } from 'node:events';
 import * as os from 'node:os';
@@ -358,6 +360,7 @@ export class ControlClient extends EventEmitter {
           ...(this.#opts.watchdogMs ? { watchdogMs: this.#opts.watchdogMs } : {}),
           onMessage: (r) => {
             this.stats.mapMessages++;
+            this.emit('mapResponse', r);
             if (r.PingRequest) this.#answerPing(r.PingRequest);
             if (r.KeepAlive) {
               this.stats.keepAlives++;

@@ -19,6 +19,7 @@ import { ControlClient, type ControlClientOptions } from '../src/client.js';
 import { ControlLoginError } from '../src/errors.js';
 import type { NetworkMap } from '../src/netmap/netmap.js';
 import { peers } from '../src/netmap/netmap.js';
+import type { MapResponse } from '../src/tailcfg/map.js';
 
 function waitNetmap(c: ControlClient, pred: (nm: NetworkMap) => boolean, ms = 20_000): Promise<NetworkMap> {
   return new Promise((resolve, reject) => {
@@ -113,6 +114,8 @@ describeInterop('@tsnet/control against headscale v0.29.2', ['headscale', 'tails
     await c.register();
     c.start();
     await waitNetmap(c, (n) => n.self !== undefined);
+    const seen: MapResponse[] = [];
+    c.on('mapResponse', (r: MapResponse) => seen.push(r));
     const disco = DiscoPrivate.generate().public();
     await c.update({
       endpoints: [{ addr: AddrPort.parse('127.0.0.1:41641') }],
@@ -129,6 +132,9 @@ describeInterop('@tsnet/control against headscale v0.29.2', ['headscale', 'tails
     const peer = peers(nm).find((p) => p.Hostinfo?.Hostname === 'real-peer')!;
     expect(peer.Addresses!.map((p) => p.addr.toString()).sort()).toEqual(theirIPs);
     expect(peer.Key.toString()).toBe(st.Self.PublicKey);
+    // It arrived as a delta (PeersChanged), never as a new full peer list.
+    expect(seen.some((r) => r.PeersChanged?.some((n) => n.ID === peer.ID))).toBe(true);
+    expect(seen.some((r) => r.Peers !== undefined && r.Peers.length > 0)).toBe(false);
 
     // tailscaled sees our endpoint and home DERP from the lite update.
     await waitUntil(
@@ -144,8 +150,14 @@ describeInterop('@tsnet/control against headscale v0.29.2', ['headscale', 'tails
     const hsPeer = await hs.waitForNode('real-peer');
     await t.close();
     daemons.splice(0);
+    // Disconnecting arrives as a patch (online false).
+    await waitNetmap(c, (n) => n.peerTable.get(peer.ID)?.Online === false, 30_000);
+    expect(
+      seen.some((r) => r.PeersChangedPatch?.some((p) => p.NodeID === peer.ID && p.Online === false)),
+    ).toBe(true);
     await hs.deleteNode(hsPeer.id);
     await waitNetmap(c, (n) => !peers(n).some((p) => p.ID === peer.ID));
+    expect(seen.some((r) => r.PeersRemoved?.includes(peer.ID))).toBe(true);
   }, 90_000);
 
   it('a second ControlClient appears, goes offline as a patch, and its expiry is seen', async () => {
