@@ -23,6 +23,54 @@ describe('UdpBind', () => {
     expect(() => new UdpBind({ port: 70000 })).toThrow(RangeError);
   });
 
+  it('resolves host name endpoints and reports names that do not resolve', async () => {
+    const c = getCryptoProvider();
+    const lookup = async (host: string, family: 4 | 6) => {
+      if (host === 'localhost' && family === 4) return '127.0.0.1';
+      throw new Error(`ENOTFOUND ${host}`);
+    };
+    const bindA = new UdpBind({ host4: '127.0.0.1', host6: false, lookup });
+    const bindB = new UdpBind({ host4: '127.0.0.1', host6: false });
+    const tunB = new ChannelTun();
+    const a = new Device({ privateKey: c.randomBytes(32), bind: bindA, tun: new ChannelTun() });
+    const b = new Device({ privateKey: c.randomBytes(32), bind: bindB, tun: tunB });
+    try {
+      await a.up();
+      await b.up();
+      a.addPeer({
+        publicKey: toBase64(b.publicKey),
+        endpoint: `localhost:${bindB.port}`,
+        allowedIps: ['10.0.0.2/32'],
+      });
+      b.addPeer({ publicKey: toBase64(a.publicKey), allowedIps: ['10.0.0.1/32'] });
+      a.send(dataPacket(A_IP, B_IP, 5));
+      await waitFor('packet at B via localhost', () => tunB.received.length === 1, 5000);
+      // B's answers come from 127.0.0.1: A's endpoint roams to the address form.
+      b.send(dataPacket(B_IP, A_IP, 6));
+      await waitFor(
+        'endpoint in address form',
+        () => a.peerStats(b.publicKey)!.endpoint === `127.0.0.1:${bindB.port}`,
+        5000,
+      );
+      bindA.send(new Uint8Array(1), 'no-such-host.invalid:1');
+      await waitFor(
+        'the lookup to fail',
+        () => {
+          try {
+            bindA.send(new Uint8Array(1), 'no-such-host.invalid:1');
+            return false;
+          } catch (err) {
+            return /cannot resolve/.test(String(err));
+          }
+        },
+        8000,
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   for (const family of [4, 6] as const) {
     it(`two Devices over real UDP on loopback (IPv${family})`, async () => {
       const c = getCryptoProvider();

@@ -2,8 +2,14 @@
  * A `Bind` on `node:dgram` UDP sockets: one IPv4 socket and (unless disabled) one IPv6-only socket
  * on the same port, as wireguard-go's `conn.StdNetBind` opens. Endpoints are text: `1.2.3.4:51820`
  * or `[2001:db8::1]:51820`; incoming datagrams are reported in the same form.
+ *
+ * A host name endpoint (`vpn.example.com:51820`, as configuration files often have) is resolved
+ * once with `dns.lookup` (IPv4 first when the IPv4 socket is open) on first use; datagrams sent
+ * meanwhile wait (at most 16). A name that does not resolve makes later sends throw, which the
+ * device counts (`txErrors`) and logs.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Bind } from '../bind.js';
 import type { Endpoint } from '../context.js';
 import { parseIpv4, parseIpv6 } from '../ip.js';
@@ -15,7 +21,12 @@ export interface UdpBindOptions {
   host4?: string | false | undefined;
   /** IPv6 address to bind (default `::`); `false` for no IPv6 socket. */
   host6?: string | false | undefined;
+  /** Resolves a host name endpoint to an address of `family` (default: `dns.lookup`). */
+  lookup?: ((hostname: string, family: 4 | 6) => Promise<string>) | undefined;
 }
+
+const defaultLookup = async (hostname: string, family: 4 | 6): Promise<string> =>
+  (await dnsLookup(hostname, { family })).address;
 
 interface ParsedEndpoint {
   family: 4 | 6;
@@ -33,8 +44,13 @@ export function parseUdpEndpoint(ep: Endpoint): ParsedEndpoint | null {
   return parseIpv4(m[2]!) === null ? null : { family: 4, address: m[2]!, port };
 }
 
+const HOSTNAME_ENDPOINT = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*\.?):([0-9]{1,5})$/;
+const MAX_WAITING = 16;
+
 export class UdpBind implements Bind {
   readonly #opts: UdpBindOptions;
+  readonly #resolving = new Map<Endpoint, Uint8Array[]>();
+  readonly #unresolvable = new Map<Endpoint, string>();
   #v4: Socket | undefined;
   #v6: Socket | undefined;
   #port = 0;
@@ -81,6 +97,7 @@ export class UdpBind implements Bind {
     let ep = this.#cache.get(to);
     if (ep === undefined) {
       ep = parseUdpEndpoint(to);
+      if (ep === null && this.#resolveLater(data, to)) return;
       if (this.#cache.size > 4096) this.#cache.clear();
       this.#cache.set(to, ep);
     }
@@ -88,6 +105,52 @@ export class UdpBind implements Bind {
     const sock = ep.family === 4 ? this.#v4 : this.#v6;
     if (sock === undefined) throw new Error(`no IPv${ep.family} socket open`);
     sock.send(data, ep.port, ep.address);
+  }
+
+  /** Host name endpoints: queue `data` and resolve; false if `to` is not `name:port` at all. */
+  #resolveLater(data: Uint8Array, to: Endpoint): boolean {
+    const m = HOSTNAME_ENDPOINT.exec(to);
+    const port = m === null ? 0 : Number(m[2]);
+    if (m === null || port < 1 || port > 65535) return false;
+    const failed = this.#unresolvable.get(to);
+    if (failed !== undefined) throw new Error(`cannot resolve ${to}: ${failed}`);
+    const waiting = this.#resolving.get(to);
+    if (waiting !== undefined) {
+      if (waiting.length < MAX_WAITING) waiting.push(data);
+      return true;
+    }
+    this.#resolving.set(to, [data]);
+    const host = m[1]!;
+    const families: (4 | 6)[] = this.#v4 !== undefined ? [4, 6] : [6];
+    const lookup = this.#opts.lookup ?? defaultLookup;
+    const attempt = (i: number): void => {
+      const family = families[i]!;
+      lookup(host, family).then(
+        (address) => {
+          const queued = this.#resolving.get(to) ?? [];
+          this.#resolving.delete(to);
+          this.#cache.set(to, { family, address, port });
+          for (const d of queued) {
+            try {
+              this.send(d, to);
+            } catch (sendErr) {
+              // The socket closed while resolving: the datagrams are lost, like any UDP datagram.
+              this.#unresolvable.set(to, String(sendErr));
+            }
+          }
+        },
+        (err: unknown) => {
+          if (i + 1 < families.length) {
+            attempt(i + 1);
+            return;
+          }
+          this.#resolving.delete(to);
+          this.#unresolvable.set(to, err instanceof Error ? err.message : String(err));
+        },
+      );
+    };
+    attempt(0);
+    return true;
   }
 
   async close(): Promise<void> {
