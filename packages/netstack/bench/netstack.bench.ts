@@ -147,12 +147,20 @@ async function main() {
   console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length}\n`);
 
   console.log(
-    `## 1. stack-to-stack throughput, one process, real clock (${BENCH_MB} MB, MTU 1280, 4 MiB buffers)`,
+    `## 1. stack-to-stack throughput, one process, real clock (${BENCH_MB} MB per run, 4 MiB buffers)`,
   );
+  // The machine may be shared: best and median of five runs.
   for (const mtu of [1280, 9000]) {
-    const r = await transfer({ bytes: BENCH_MB * MB, clock: immediateClock, pipe: { delayMs: 0, mtu } });
+    const rates: number[] = [];
+    let allOk = true;
+    for (let run = 0; run < 5; run++) {
+      const r = await transfer({ bytes: BENCH_MB * MB, clock: immediateClock, pipe: { delayMs: 0, mtu } });
+      rates.push(mbit(BENCH_MB * MB, r.wallMs));
+      allOk &&= r.ok;
+    }
+    rates.sort((x, y) => y - x);
     console.log(
-      `MTU ${mtu}: ${mbit(BENCH_MB * MB, r.wallMs).toFixed(0)} Mbit/s (${(r.wallMs / 1000).toFixed(2)} s, sha256 ${r.ok ? 'equal' : 'DIFFERENT'})`,
+      `MTU ${mtu}: best ${rates[0]!.toFixed(0)} Mbit/s, median ${rates[2]!.toFixed(0)} Mbit/s over 5 runs (sha256 ${allOk ? 'equal' : 'DIFFERENT'})`,
     );
   }
 

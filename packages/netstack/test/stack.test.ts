@@ -2,6 +2,10 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { NetstackError } from '../src/errors.js';
 import type { TcpSocket } from '../src/tcp-socket.js';
+import { Icmpv4Repr } from '../src/wire/icmpv4.js';
+import { parseIp } from '../src/wire/ip-address.js';
+import { Ipv4Repr } from '../src/wire/ipv4.js';
+import { UdpRepr } from '../src/wire/udp.js';
 import { A4, A6, B4, B6, runFor, runUntil, twoStacks } from './sim.js';
 
 function collect(sock: TcpSocket) {
@@ -221,5 +225,136 @@ describe('Stack ICMP and UDP', () => {
     client.close();
     server.close();
     await once(server, 'close');
+  });
+});
+
+describe('Stack MSS, ICMP errors, fragments, TIME-WAIT', () => {
+  it('derives the MSS from the link MTU: 1280 gives 1240 over IPv4 and 1220 over IPv6', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80 });
+    const s4 = b.connect({ host: A4, port: 80 });
+    const s6 = b.connect({ host: A6, port: 80 });
+    await runUntil(clock, () => !s4.connecting && !s6.connecting);
+    expect(s4.tcpInfo().mss).toBe(1240);
+    expect(s6.tcpInfo().mss).toBe(1220);
+    expect(s4.tcpInfo()).toMatchObject({ sack: true, timestamps: true, congestion: 'cubic' });
+    expect(s4.tcpInfo().windowScale).not.toBeNull();
+    s4.destroy();
+    s6.destroy();
+  });
+
+  it('lowers the MSS on ICMP fragmentation-needed and refuses on port unreachable in SYN-SENT', async () => {
+    const { clock, a, b, pipe } = twoStacks();
+    const sent: Uint8Array[] = [];
+    const orig = pipe.b.writePacket.bind(pipe.b);
+    pipe.b.writePacket = (p: Uint8Array) => {
+      sent.push(p.slice());
+      orig(p);
+    };
+    // An ICMP error from the path, quoting the client's own packet `quoted`.
+    const icmpFromPath = (m: Icmpv4Repr) => {
+      const body = new Uint8Array(Icmpv4Repr.bufferLen(m));
+      Icmpv4Repr.emit(m, body);
+      const pkt = new Uint8Array(20 + body.length);
+      const ip = {
+        src: parseIp(A4)!,
+        dst: parseIp(B4)!,
+        protocol: 1,
+        payloadLen: body.length,
+        ttl: 64,
+        ident: 1,
+      };
+      Ipv4Repr.emit({ ...ip, dontFrag: false, moreFrags: false, fragOffset: 0 }, pkt);
+      pkt.set(body, 20);
+      b.deliverPacket(pkt);
+    };
+    a.listen({ port: 80 });
+    const sock = b.connect({ host: A4, port: 80 });
+    await runUntil(clock, () => !sock.connecting);
+    sent.length = 0;
+    sock.write(Buffer.alloc(3000));
+    await runFor(clock, 1);
+    icmpFromPath({ type: 'dest-unreachable', code: 4, nextHopMtu: 1000, original: sent[0]!.subarray(0, 28) });
+    expect(sock.tcpInfo().mss).toBe(960);
+    sock.destroy();
+
+    // Port unreachable while the SYN is out: ECONNREFUSED (RFC 1122 §4.2.3.9).
+    (pipe.b as unknown as { opts: { faults?: object } }).opts.faults = { loss: 1 };
+    sent.length = 0;
+    const refused = b.connect({ host: A4, port: 81 });
+    let err: NodeJS.ErrnoException | undefined;
+    refused.on('error', (e) => {
+      err = e;
+    });
+    icmpFromPath({ type: 'dest-unreachable', code: 3, nextHopMtu: 0, original: sent[0]!.subarray(0, 28) });
+    await runUntil(clock, () => err !== undefined);
+    expect(err?.code).toBe('ECONNREFUSED');
+  });
+
+  it('reassembles a fragmented UDP datagram (RFC 791 §3.2)', async () => {
+    const { clock, a, b } = twoStacks();
+    const got: Buffer[] = [];
+    const u = a.createUdpSocket('udp4');
+    u.bind(9);
+    u.on('message', (m: Buffer) => got.push(m));
+    const src = parseIp(B4)!;
+    const dst = parseIp(A4)!;
+    const payload = Buffer.alloc(3000, 0x5a);
+    const udp = new Uint8Array(UdpRepr.bufferLen({ srcPort: 5, dstPort: 9, payload }));
+    UdpRepr.emit({ srcPort: 5, dstPort: 9, payload }, src, dst, udp);
+    // Three fragments, delivered out of order.
+    const frags = [
+      [0, 1232],
+      [2464, udp.length],
+      [1232, 2464],
+    ] as const;
+    for (const [s, e] of frags) {
+      const p = new Uint8Array(20 + e - s);
+      Ipv4Repr.emit(
+        {
+          src,
+          dst,
+          protocol: 17,
+          payloadLen: e - s,
+          ttl: 64,
+          ident: 77,
+          dontFrag: false,
+          moreFrags: e !== udp.length,
+          fragOffset: s,
+        },
+        p,
+      );
+      p.set(udp.subarray(s, e), 20);
+      a.deliverPacket(p);
+    }
+    await runFor(clock, 1);
+    expect(got.length).toBe(1);
+    expect(got[0]!.equals(payload)).toBe(true);
+    expect(a.counters.fragmentsReassembled).toBe(1);
+  });
+
+  it('lets a new SYN reuse a connection pair the server holds in TIME-WAIT (RFC 9293 §3.10.7.4)', async () => {
+    const { clock, a, b } = twoStacks();
+    let accepted = 0;
+    // The server closes first, so the server's side of the pair sits in TIME-WAIT (§3.6).
+    a.listen({ port: 80 }, (s) => {
+      accepted++;
+      s.resume();
+      s.end('bye');
+    });
+    const s1 = b.connect({ host: A4, port: 80, localPort: 40000 });
+    s1.resume();
+    let closed = false;
+    s1.on('close', () => {
+      closed = true;
+    });
+    await runUntil(clock, () => closed && b.connectionCount === 0);
+    expect(a.connectionCount).toBe(1); // TIME-WAIT on the server
+    expect(b.connectionCount).toBe(0);
+    const s2 = b.connect({ host: A4, port: 80, localPort: 40000 });
+    s2.resume();
+    await runUntil(clock, () => accepted === 2);
+    expect(clock.now()).toBeLessThan(60_000); // well before TIME-WAIT would have expired
+    s2.destroy();
   });
 });

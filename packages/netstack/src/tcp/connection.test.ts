@@ -392,3 +392,59 @@ describe('RACK-TLP (RFC 8985)', () => {
 
 /** The client's ISS in `pair()` plus one: the first data byte's sequence number. */
 const a0 = (0xfffff000 + 1) >>> 0;
+
+describe('TcpConnection ACK and Nagle timing', () => {
+  it('delays the ACK of a lone segment by delayedAckMs, and ACKs every second segment at once (RFC 9293 §3.8.6.3)', () => {
+    const { a, b, run, clock } = pair({ delay: 5 });
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    // The first read opens the window past the SYN's unscaled 64 KiB and is announced at once.
+    a.conn.send(Buffer.from('w'), clock.now());
+    run(() => b.received.length > 0);
+    run(() => false, 100);
+    const before = b.sent.length;
+    const t0 = clock.now();
+    a.conn.send(Buffer.from('x'), clock.now());
+    run(() => b.sent.length > before);
+    // Arrives at t0 + 5; ACK leaves 40 ms later.
+    expect(clock.now() - t0).toBe(5 + 40);
+    const mid = b.sent.length;
+    a.conn.setNoDelay(true, clock.now());
+    a.conn.send(new Uint8Array(1240 * 2), clock.now());
+    const t1 = clock.now();
+    run(() => b.sent.length > mid);
+    expect(clock.now() - t1).toBe(5);
+  });
+
+  it('Nagle holds a small segment while data is unacknowledged; setNoDelay sends it at once (RFC 9293 §3.7.4)', () => {
+    const { a, b, run, clock } = pair();
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    const dataSegs = () => a.sent.filter((s) => s.payload.length > 0).length;
+    a.conn.send(Buffer.from('a'), clock.now());
+    a.conn.send(Buffer.from('b'), clock.now());
+    expect(dataSegs()).toBe(1); // 'b' waits for the ACK of 'a'
+    run(() => cat(b.received).toString() === 'ab');
+    expect(dataSegs()).toBe(2);
+    a.conn.setNoDelay(true, clock.now());
+    a.conn.send(Buffer.from('c'), clock.now());
+    a.conn.send(Buffer.from('d'), clock.now());
+    expect(dataSegs()).toBe(4);
+  });
+
+  it('drops an old timestamp (PAWS, RFC 7323 §5) and answers with an ACK', () => {
+    const { a, b, run, clock } = pair();
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    a.conn.send(Buffer.from('fresh'), clock.now());
+    run(() => b.received.length > 0);
+    const last = a.sent[a.sent.length - 1]!;
+    const before = b.sent.length;
+    b.conn.handle(
+      { ...last, tsVal: (last.tsVal! - 1000) >>> 0, payload: Buffer.from('stale'), seq: a.conn.sndNxt },
+      clock.now(),
+    );
+    expect(b.conn.readable).toBe(0);
+    expect(b.sent.length).toBe(before + 1);
+  });
+});
