@@ -17,6 +17,7 @@ export {
   type DialResult,
   type DialTarget,
   dialDerp,
+  probeLatency,
   targetFromUrl,
 } from './client/dial.js';
 export {
@@ -33,6 +34,11 @@ export {
   nodeTarget,
   parseDerpMap,
 } from './region/derp-map.js';
+export {
+  DerpRegionManager,
+  type DerpRegionManagerEvents,
+  type DerpRegionManagerOptions,
+} from './region/manager.js';
 export type { DerpServerCounters, DropReason } from './server/counters.js';
 export { DROP_REASONS } from './server/counters.js';
 export {

@@ -296,6 +296,45 @@ function dialWebSocket(t: DialTarget, signal: AbortSignal, timeoutMs: number): P
 }
 
 /**
+ * Measures a node's latency the way netcheck does without UDP: the time from sending
+ * `HEAD /derp/latency-check` on a connected (and, for HTTPS, verified) socket to the first byte
+ * of the response. Resolves with milliseconds, or rejects with a `TsnetError` within `timeoutMs`.
+ */
+export async function probeLatency(
+  t: DialTarget,
+  timeoutMs = 2000,
+  now: () => number = () => performance.now(),
+): Promise<number> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
+  let sock: Socket | null = null;
+  try {
+    const secure = t.protocol === 'https:' || t.protocol === 'wss:';
+    sock = await connectSocket(t, secure, ac.signal);
+    const s = sock;
+    const host = `${isIP(t.hostname) === 6 ? `[${t.hostname}]` : t.hostname}:${t.port}`;
+    return await new Promise<number>((resolve, reject) => {
+      const start = now();
+      const onAbort = () => reject(new TsnetError('ETIMEDOUT', `latency probe of ${host}: timed out`));
+      ac.signal.addEventListener('abort', onAbort, { once: true });
+      s.once('data', (d: Buffer) => {
+        ac.signal.removeEventListener('abort', onAbort);
+        const line = d.subarray(0, Math.max(0, d.indexOf('\r\n'))).toString('latin1');
+        if (/^HTTP\/1\.[01] 2\d\d/.test(line)) resolve(now() - start);
+        else reject(new TsnetError('ERR_DERP_PROBE', `latency probe of ${host}: ${line}`));
+      });
+      s.once('error', (e) =>
+        reject(new TsnetError('ECONNRESET', `latency probe of ${host}: ${e.message}`, { cause: e })),
+      );
+      s.write(`HEAD /derp/latency-check HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    });
+  } finally {
+    clearTimeout(timer);
+    sock?.destroy();
+  }
+}
+
+/**
  * Opens a DERP stream: TCP/TLS + HTTP upgrade for `http:`/`https:`, WebSocket for `ws:`/`wss:`.
  * Rejects with a `TsnetError` (`ECONNREFUSED`, `ETIMEDOUT`, `ERR_DERP_UPGRADE`, `ERR_TLS_CERT_PIN`…)
  * within `timeoutMs`.

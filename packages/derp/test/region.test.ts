@@ -1,0 +1,135 @@
+// Region handling against two of our servers on loopback: latency, home choice with hysteresis,
+// NotePreferred, on-demand connections to other regions, idle close on a fake clock.
+import { FakeClock, NodePrivate } from '@tsnet/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DerpClient, type DerpMap, DerpRegionManager, DerpServer, parseDerpMap } from '../src/index.js';
+import { selfSignedCert, until } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function regions(n: number): Promise<{ servers: DerpServer[]; map: DerpMap }> {
+  const servers: DerpServer[] = [];
+  const Regions: Record<string, unknown> = {};
+  for (let id = 1; id <= n; id++) {
+    const s = new DerpServer();
+    const { port } = await s.listen();
+    cleanups.push(() => s.close());
+    servers.push(s);
+    Regions[String(id)] = {
+      RegionID: id,
+      RegionCode: `r${id}`,
+      Nodes: [
+        {
+          Name: `${id}a`,
+          RegionID: id,
+          HostName: '127.0.0.1',
+          IPv4: '127.0.0.1',
+          IPv6: 'none',
+          DERPPort: port,
+        },
+      ],
+    };
+  }
+  return { servers, map: parseDerpMap({ Regions }) };
+}
+
+function manager(opts: ConstructorParameters<typeof DerpRegionManager>[0]): DerpRegionManager {
+  const m = new DerpRegionManager(opts);
+  cleanups.push(() => m.close());
+  return m;
+}
+
+describe('DerpRegionManager', () => {
+  it('measures every region over HTTP(S) /derp/latency-check', async () => {
+    const { map } = await regions(2);
+    const m = manager({ privateKey: NodePrivate.generate(), derpMap: map, useHttp: true });
+    const lat = await m.measureLatencies();
+    expect([...lat.keys()].sort()).toEqual([1, 2]);
+    for (const ms of lat.values()) expect(ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('measures a TLS node with a pinned certificate; a wrong pin leaves the region unmeasured', async () => {
+    const cert = selfSignedCert();
+    const s = new DerpServer();
+    const { port } = await s.listen({ tls: { cert: cert.cert, key: cert.key } });
+    cleanups.push(() => s.close());
+    const node = { Name: '1a', RegionID: 1, HostName: '127.0.0.1', IPv4: '127.0.0.1', DERPPort: port };
+    const map = parseDerpMap({
+      Regions: {
+        '1': { RegionID: 1, RegionCode: 'ok', Nodes: [{ ...node, CertName: cert.pin }] },
+        '2': {
+          RegionID: 2,
+          RegionCode: 'bad',
+          Nodes: [{ ...node, RegionID: 2, CertName: `sha256-raw:${'00'.repeat(32)}` }],
+        },
+      },
+    });
+    const m = manager({ privateKey: NodePrivate.generate(), derpMap: map });
+    const lat = await m.measureLatencies();
+    expect([...lat.keys()]).toEqual([1]);
+  });
+
+  it('chooses the fastest region as home, with hysteresis, and tells the servers (NotePreferred)', async () => {
+    const { servers, map } = await regions(2);
+    let fake: Record<number, number> = { 1: 50, 2: 10 };
+    const m = manager({
+      privateKey: NodePrivate.generate(),
+      derpMap: map,
+      useHttp: true,
+      measure: async (r) => fake[r.RegionID] ?? null,
+    });
+    expect(await m.chooseHome()).toBe(2);
+    await until('home noted by region 2', () => servers[1]!.counters.currentHomeClients === 1);
+    fake = { 1: 8, 2: 10 }; // better, but not by a third: stay
+    expect(await m.chooseHome()).toBe(2);
+    fake = { 1: 5, 2: 10 };
+    expect(await m.chooseHome()).toBe(1);
+    await until(
+      'home moved',
+      () => servers[0]!.counters.currentHomeClients === 1 && servers[1]!.counters.currentHomeClients === 0,
+    );
+  });
+
+  it('skips Avoid and NoMeasureNoHome regions for home', async () => {
+    const { map } = await regions(2);
+    map.Regions['1']!.Avoid = true;
+    const m = manager({
+      privateKey: NodePrivate.generate(),
+      derpMap: map,
+      useHttp: true,
+      measure: async (r) => (r.RegionID === 1 ? 1 : 30),
+    });
+    expect(await m.chooseHome()).toBe(2);
+  });
+
+  it('opens another region on demand, receives from it, and closes it when idle (fake clock)', async () => {
+    const { map } = await regions(2);
+    const clock = new FakeClock();
+    const a = manager({ privateKey: NodePrivate.generate(), derpMap: map, useHttp: true, clock });
+    await a.setHome(1);
+    // A peer whose home is region 2.
+    const peer = new DerpClient({
+      privateKey: NodePrivate.generate(),
+      region: map.Regions['2']!,
+      useHttp: true,
+    });
+    cleanups.push(() => peer.close());
+    await peer.connect();
+    const got: Uint8Array[] = [];
+    peer.on('packet', (p) => got.push(p.slice()));
+    expect(a.send(2, peer.publicKey, new Uint8Array([1, 2, 3]))).toBe(true);
+    expect(a.connectedRegions).toEqual([1, 2]);
+    await until('packet via region 2', () => got.length === 1);
+    // The reply comes back on the same region connection.
+    const back = new Promise<number>((resolve) => a.once('packet', (_p, _src, region) => resolve(region)));
+    peer.send(a.client(2)!.publicKey, new Uint8Array([9]));
+    expect(await back).toBe(2);
+    clock.advance(59_000);
+    expect(a.connectedRegions).toEqual([1, 2]);
+    clock.advance(16_000); // the 15 s check after 60 s idle
+    expect(a.connectedRegions).toEqual([1]);
+  });
+});
