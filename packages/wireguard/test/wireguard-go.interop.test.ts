@@ -171,6 +171,50 @@ describeInterop('interop: @tsnet/wireguard ↔ wireguard-go + the Linux kernel',
     );
   });
 
+  it('the README quick start: Device.fromConfig with a [Peer] naming the server by host name', async () => {
+    const c = getCryptoProvider();
+    const priv = c.randomBytes(32);
+    const peer = await startWgNetnsPeer({
+      peerPublicKey: toBase64(c.x25519PublicKey(priv)),
+      peerAllowedIps: [`${OUR4}/32`],
+    });
+    const logs: string[] = [];
+    const dev = Device.fromConfig(
+      `[Interface]
+PrivateKey = ${toBase64(priv)}
+
+[Peer]
+PublicKey = ${peer.publicKey}
+Endpoint = localhost:${peer.listenPort}
+AllowedIPs = 10.201.0.0/24
+PersistentKeepalive = 25
+`,
+      {
+        bind: new UdpBind({ port, host4: '127.0.0.1', host6: false }),
+        logf: (f, ...a) => logs.push(format(f, ...a)),
+      },
+    );
+    const packets: Uint8Array[] = [];
+    dev.on('packet', (ip) => packets.push(ip));
+    const handshake = dev.waitForHandshake(peer.publicKey, 10_000);
+    try {
+      await dev.up(); // the persistent keepalive starts the handshake at once
+      await handshake;
+      expect(
+        dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 1, 1, new Uint8Array(4)))),
+      ).toBe(true);
+      await waitFor('echo reply', () => packets.some((p) => isEchoReply(p, THEIR4)));
+      expect(dev.peers()[0]!.latestHandshake).toBeGreaterThan(0);
+    } catch (err) {
+      throw new Error(
+        `${String(err)}\n--- device log ---\n${logs.join('\n')}\n--- wireguard-go ---\n${peer.logs().slice(-3000)}`,
+      );
+    } finally {
+      await dev.close();
+      await peer.close();
+    }
+  });
+
   it('over IPv6 UDP ([::1]) as well', async () => {
     const s = await setup({ answerPings: true, udp6: true });
     s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 9, 1, new Uint8Array(16))));
