@@ -235,7 +235,7 @@ function versionAtLeast(have, want) {
 /** The environment for `go`: GOBIN, and GOTOOLCHAIN when the local Go is older than the pins need. */
 function goSetup() {
   if (which('go') === null) {
-    missing.push('Go (https://go.dev/dl; the interop peers are built with go install)');
+    missing.push(`Go >= ${pins.go} on PATH (the interop peers are built with go install)`);
     return null;
   }
   const r = quiet('go', ['env', 'GOVERSION']);
