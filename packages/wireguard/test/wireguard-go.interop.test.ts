@@ -190,7 +190,7 @@ AllowedIPs = 10.201.0.0/24
 PersistentKeepalive = 25
 `,
       {
-        bind: new UdpBind({ port, host4: '127.0.0.1', host6: false }),
+        bind: new UdpBind({ host4: '127.0.0.1', host6: false }),
         logf: (f, ...a) => logs.push(format(f, ...a)),
       },
     );
