@@ -45,4 +45,6 @@ export {
   type PendingHandshake,
   type RequestOptions,
   type TransportKeys,
+  WebSocketStream,
 } from './ts2021/index.js';
+export { encodeFrame as encodeWebSocketFrame, websocketAccept } from './ts2021/websocket.js';
