@@ -31,6 +31,8 @@ interface Side {
 }
 
 const sides: Side[] = [];
+/** Each test starts a wireguard-go peer (about 1 s) and pings (1 s per echo): generous for a loaded CI machine. */
+const TEST_TIMEOUT_MS = 60_000;
 const OUR4 = '10.201.0.2';
 const OUR6 = 'fd00:201::2';
 const THEIR4 = '10.201.0.1';
@@ -116,71 +118,87 @@ describeInterop('interop: @tsnet/wireguard ↔ wireguard-go + the Linux kernel',
     }
   });
 
-  it('we initiate: hand-built ICMP and ICMPv6 echo requests get the kernel’s replies', async () => {
-    const s = await setup({ answerPings: false });
-    const data = new TextEncoder().encode('tsnet wireguard interop');
-    expect(
-      s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 0x4242, 1, data))),
-    ).toBe(true);
-    await waitFor('the kernel’s ICMP echo reply', () => s.tun.received.some((p) => isEchoReply(p, THEIR4)));
-    const reply = s.tun.received.find((p) => isEchoReply(p, THEIR4))!;
-    expect(Buffer.from(reply.subarray(28)).toString()).toBe('tsnet wireguard interop');
-    expect(s.handshakes[0]).toEqual({ initiator: true });
-    // IPv6 over the same session.
-    const o6 = parseIp(OUR6)!;
-    const t6 = parseIp(THEIR6)!;
-    expect(s.dev.send(ipv6(o6, t6, 58, icmpv6Echo(128, o6, t6, 0x4343, 1, data)))).toBe(true);
-    await waitFor('the kernel’s ICMPv6 echo reply', () => s.tun.received.some((p) => isEchoReply(p, THEIR6)));
-    expect(s.dev.counters.dropNotAllowedSource).toBe(0);
-    expect(s.dev.counters.internalErrors).toBe(0);
-  });
+  it(
+    'we initiate: hand-built ICMP and ICMPv6 echo requests get the kernel’s replies',
+    async () => {
+      const s = await setup({ answerPings: false });
+      const data = new TextEncoder().encode('tsnet wireguard interop');
+      expect(
+        s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 0x4242, 1, data))),
+      ).toBe(true);
+      await waitFor('the kernel’s ICMP echo reply', () => s.tun.received.some((p) => isEchoReply(p, THEIR4)));
+      const reply = s.tun.received.find((p) => isEchoReply(p, THEIR4))!;
+      expect(Buffer.from(reply.subarray(28)).toString()).toBe('tsnet wireguard interop');
+      expect(s.handshakes[0]).toEqual({ initiator: true });
+      // IPv6 over the same session.
+      const o6 = parseIp(OUR6)!;
+      const t6 = parseIp(THEIR6)!;
+      expect(s.dev.send(ipv6(o6, t6, 58, icmpv6Echo(128, o6, t6, 0x4343, 1, data)))).toBe(true);
+      await waitFor('the kernel’s ICMPv6 echo reply', () =>
+        s.tun.received.some((p) => isEchoReply(p, THEIR6)),
+      );
+      expect(s.dev.counters.dropNotAllowedSource).toBe(0);
+      expect(s.dev.counters.internalErrors).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('wireguard-go initiates: the kernel pings our address and we answer through the TunDevice', async () => {
-    const s = await setup({ answerPings: true });
-    const r = await kernelPing(s.peer, OUR4);
-    expect(r.out).toMatch(/3 (packets )?received/);
-    expect(r.code).toBe(0);
-    expect(s.handshakes[0]).toEqual({ initiator: false });
-    const r6 = await kernelPing(s.peer, OUR6);
-    expect(r6.out).toMatch(/3 (packets )?received/);
-    // Now we rekey the same session (a handshake is allowed once per REKEY_TIMEOUT): the new
-    // keypair becomes current, the old one previous, and traffic goes on over the new one.
-    const t0 = Date.now();
-    while (s.handshakes.length < 2) {
-      s.dev.initiateHandshake(s.peer.publicKey);
-      await new Promise((r) => setTimeout(r, 250));
-      if (Date.now() - t0 > 10_000) throw new Error('no second handshake within 10 s');
-    }
-    expect(s.handshakes[1]).toEqual({ initiator: true });
-    const kps = s.dev.core.debugPeer(s.peer.publicKey).keypairs;
-    expect(kps.current?.isInitiator).toBe(true);
-    expect(kps.previous).toBeDefined();
-    const r2 = await kernelPing(s.peer, OUR4);
-    expect(r2.out).toMatch(/3 (packets )?received/);
-  });
+  it(
+    'wireguard-go initiates: the kernel pings our address and we answer through the TunDevice',
+    async () => {
+      const s = await setup({ answerPings: true });
+      const r = await kernelPing(s.peer, OUR4);
+      expect(r.out).toMatch(/3 (packets )?received/);
+      expect(r.code).toBe(0);
+      expect(s.handshakes[0]).toEqual({ initiator: false });
+      const r6 = await kernelPing(s.peer, OUR6);
+      expect(r6.out).toMatch(/3 (packets )?received/);
+      // Now we rekey the same session (a handshake is allowed once per REKEY_TIMEOUT): the new
+      // keypair becomes current, the old one previous, and traffic goes on over the new one.
+      const t0 = Date.now();
+      while (s.handshakes.length < 2) {
+        s.dev.initiateHandshake(s.peer.publicKey);
+        await new Promise((r) => setTimeout(r, 250));
+        if (Date.now() - t0 > 10_000) throw new Error('no second handshake within 10 s');
+      }
+      expect(s.handshakes[1]).toEqual({ initiator: true });
+      const kps = s.dev.core.debugPeer(s.peer.publicKey).keypairs;
+      expect(kps.current?.isInitiator).toBe(true);
+      expect(kps.previous).toBeDefined();
+      const r2 = await kernelPing(s.peer, OUR4);
+      expect(r2.out).toMatch(/3 (packets )?received/);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a preshared key: handshakes and pings both ways', async () => {
-    const s = await setup({ psk: getCryptoProvider().randomBytes(32), answerPings: true });
-    const r = await kernelPing(s.peer, OUR4);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/3 (packets )?received/);
-    expect(s.dev.peerStats(s.peer.publicKey)!.hasPresharedKey).toBe(true);
-    s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 7, 1, new Uint8Array(8))));
-    await waitFor('echo reply over the PSK session', () =>
-      s.tun.received.some((p) => isEchoReply(p, THEIR4)),
-    );
-  });
+  it(
+    'a preshared key: handshakes and pings both ways',
+    async () => {
+      const s = await setup({ psk: getCryptoProvider().randomBytes(32), answerPings: true });
+      const r = await kernelPing(s.peer, OUR4);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/3 (packets )?received/);
+      expect(s.dev.peerStats(s.peer.publicKey)!.hasPresharedKey).toBe(true);
+      s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 7, 1, new Uint8Array(8))));
+      await waitFor('echo reply over the PSK session', () =>
+        s.tun.received.some((p) => isEchoReply(p, THEIR4)),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('the README quick start: Device.fromConfig with a [Peer] naming the server by host name', async () => {
-    const c = getCryptoProvider();
-    const priv = c.randomBytes(32);
-    const peer = await startWgNetnsPeer({
-      peerPublicKey: toBase64(c.x25519PublicKey(priv)),
-      peerAllowedIps: [`${OUR4}/32`],
-    });
-    const logs: string[] = [];
-    const dev = Device.fromConfig(
-      `[Interface]
+  it(
+    'the README quick start: Device.fromConfig with a [Peer] naming the server by host name',
+    async () => {
+      const c = getCryptoProvider();
+      const priv = c.randomBytes(32);
+      const peer = await startWgNetnsPeer({
+        peerPublicKey: toBase64(c.x25519PublicKey(priv)),
+        peerAllowedIps: [`${OUR4}/32`],
+      });
+      const logs: string[] = [];
+      const dev = Device.fromConfig(
+        `[Interface]
 PrivateKey = ${toBase64(priv)}
 
 [Peer]
@@ -189,59 +207,71 @@ Endpoint = localhost:${peer.listenPort}
 AllowedIPs = 10.201.0.0/24
 PersistentKeepalive = 25
 `,
-      {
-        bind: new UdpBind({ host4: '127.0.0.1', host6: false }),
-        logf: (f, ...a) => logs.push(format(f, ...a)),
-      },
-    );
-    const packets: Uint8Array[] = [];
-    dev.on('packet', (ip) => packets.push(ip));
-    const handshake = dev.waitForHandshake(peer.publicKey, 10_000);
-    try {
-      await dev.up(); // the persistent keepalive starts the handshake at once
-      await handshake;
-      expect(
-        dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 1, 1, new Uint8Array(4)))),
-      ).toBe(true);
-      await waitFor('echo reply', () => packets.some((p) => isEchoReply(p, THEIR4)));
-      expect(dev.peers()[0]!.latestHandshake).toBeGreaterThan(0);
-    } catch (err) {
-      throw new Error(
-        `${String(err)}\n--- device log ---\n${logs.join('\n')}\n--- wireguard-go ---\n${peer.logs().slice(-3000)}`,
+        {
+          bind: new UdpBind({ host4: '127.0.0.1', host6: false }),
+          logf: (f, ...a) => logs.push(format(f, ...a)),
+        },
       );
-    } finally {
-      await dev.close();
-      await peer.close();
-    }
-  });
+      const packets: Uint8Array[] = [];
+      dev.on('packet', (ip) => packets.push(ip));
+      const handshake = dev.waitForHandshake(peer.publicKey, 10_000);
+      try {
+        await dev.up(); // the persistent keepalive starts the handshake at once
+        await handshake;
+        expect(
+          dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 1, 1, new Uint8Array(4)))),
+        ).toBe(true);
+        await waitFor('echo reply', () => packets.some((p) => isEchoReply(p, THEIR4)));
+        expect(dev.peers()[0]!.latestHandshake).toBeGreaterThan(0);
+      } catch (err) {
+        throw new Error(
+          `${String(err)}\n--- device log ---\n${logs.join('\n')}\n--- wireguard-go ---\n${peer.logs().slice(-3000)}`,
+        );
+      } finally {
+        await dev.close();
+        await peer.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('over IPv6 UDP ([::1]) as well', async () => {
-    const s = await setup({ answerPings: true, udp6: true });
-    s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 9, 1, new Uint8Array(16))));
-    await waitFor('echo reply over IPv6 UDP', () => s.tun.received.some((p) => isEchoReply(p, THEIR4)));
-    expect((await s.peer.wgShow()).endpoint).toBe(`[::1]:${s.bind.port}`);
-  });
+  it(
+    'over IPv6 UDP ([::1]) as well',
+    async () => {
+      const s = await setup({ answerPings: true, udp6: true });
+      s.dev.send(ipv4([...parseIp(OUR4)!], [...parseIp(THEIR4)!], 1, icmpEcho(8, 9, 1, new Uint8Array(16))));
+      await waitFor('echo reply over IPv6 UDP', () => s.tun.received.some((p) => isEchoReply(p, THEIR4)));
+      expect((await s.peer.wgShow()).endpoint).toBe(`[::1]:${s.bind.port}`);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('`wg show` reports our handshake, our endpoint and the bytes we sent and received', async () => {
-    const s = sides[0]!;
-    const ours = s.dev.peerStats(s.peer.publicKey)!;
-    const theirs = await s.peer.wgShow();
-    expect(theirs.latestHandshake).toBeGreaterThan(0);
-    expect(Math.abs(theirs.latestHandshake - Math.floor(ours.latestHandshake / 1000))).toBeLessThanOrEqual(2);
-    expect(theirs.endpoint).toBe(`127.0.0.1:${s.bind.port}`);
-    expect(theirs.rxBytes).toBeGreaterThan(0);
-    expect(theirs.txBytes).toBeGreaterThan(0);
-    // wireguard-go counts whole datagrams, as we do: the two sides agree exactly once nothing is
-    // in flight (a keepalive may be, so compare until they agree, within a bound).
-    let agreed = false;
-    let last = '';
-    for (let i = 0; i < 20 && !agreed; i++) {
-      const them = await s.peer.wgShow();
-      const us = s.dev.peerStats(s.peer.publicKey)!;
-      agreed = them.rxBytes === us.txBytes && them.txBytes === us.rxBytes;
-      last = `wireguard-go rx ${them.rxBytes} tx ${them.txBytes}; ours tx ${us.txBytes} rx ${us.rxBytes}`;
-      if (!agreed) await new Promise((r) => setTimeout(r, 150));
-    }
-    expect(agreed, last).toBe(true);
-  });
+  it(
+    '`wg show` reports our handshake, our endpoint and the bytes we sent and received',
+    async () => {
+      const s = sides[0]!;
+      const ours = s.dev.peerStats(s.peer.publicKey)!;
+      const theirs = await s.peer.wgShow();
+      expect(theirs.latestHandshake).toBeGreaterThan(0);
+      expect(Math.abs(theirs.latestHandshake - Math.floor(ours.latestHandshake / 1000))).toBeLessThanOrEqual(
+        2,
+      );
+      expect(theirs.endpoint).toBe(`127.0.0.1:${s.bind.port}`);
+      expect(theirs.rxBytes).toBeGreaterThan(0);
+      expect(theirs.txBytes).toBeGreaterThan(0);
+      // wireguard-go counts whole datagrams, as we do: the two sides agree exactly once nothing is
+      // in flight (a keepalive may be, so compare until they agree, within a bound).
+      let agreed = false;
+      let last = '';
+      for (let i = 0; i < 20 && !agreed; i++) {
+        const them = await s.peer.wgShow();
+        const us = s.dev.peerStats(s.peer.publicKey)!;
+        agreed = them.rxBytes === us.txBytes && them.txBytes === us.rxBytes;
+        last = `wireguard-go rx ${them.rxBytes} tx ${them.txBytes}; ours tx ${us.txBytes} rx ${us.rxBytes}`;
+        if (!agreed) await new Promise((r) => setTimeout(r, 150));
+      }
+      expect(agreed, last).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
