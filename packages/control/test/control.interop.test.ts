@@ -5,10 +5,13 @@
  */
 import { AddrPort, DiscoPrivate, MachinePrivate, NodePrivate } from '@tsnet/core';
 import {
+  binaryPath,
   describeInterop,
   type Headscale,
   type LogSource,
+  Proc,
   printLogsOnFailure,
+  runOk,
   startHeadscale,
   startTailscaled,
   type Tailscaled,
@@ -251,4 +254,58 @@ describeInterop('@tsnet/control against headscale v0.29.2', ['headscale', 'tails
     );
     expect(c.state).toBe('NeedsLogin');
   }, 60_000);
+});
+
+describeInterop('@tsnet/control survives a headscale restart', ['headscale'], () => {
+  let hs: Headscale;
+  let second: Proc | undefined;
+  const clients: ControlClient[] = [];
+  printLogsOnFailure(() => ({ headscale: hs, 'headscale (restarted)': second }));
+  beforeAll(async () => {
+    hs = await startHeadscale({ embeddedDerp: true });
+    await hs.createUser('bob');
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await second?.stop();
+    await hs?.close();
+  });
+
+  it('reconnects and resumes the map without registering again', async () => {
+    const key = await hs.createPreAuthKey({ user: 'bob' });
+    const c = new ControlClient({
+      serverURL: hs.url,
+      machineKey: MachinePrivate.generate(),
+      authKey: key,
+      hostinfo: { Hostname: 'ts-restart' },
+    });
+    clients.push(c);
+    await c.register();
+    c.start();
+    const before = await waitNetmap(c, (n) => n.self !== undefined);
+    const nodesBefore = (await hs.nodes()).length;
+
+    // Stop the fixture's headscale (our own child, found by its config path), start it again on
+    // the same config and database.
+    const ps = await runOk('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]);
+    const line = ps.split('\n').find((l) => l.includes(hs.configPath) && l.includes(' serve'));
+    expect(line).toBeDefined();
+    const pid = Number(line!.trim().split(/\s+/)[0]);
+    process.kill(pid, 'SIGTERM');
+    await waitUntil(
+      'headscale stopped',
+      () => (c.stats.pollErrors > 0 || c.stats.mapSessions > 1 ? true : undefined),
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    const bin = binaryPath('headscale')!;
+    second = new Proc('headscale (restarted)', bin, ['-c', hs.configPath, 'serve'], { cwd: hs.dir });
+
+    const after = await waitNetmap(c, (n) => n !== before && n.self !== undefined, 60_000);
+    expect(after.self!.ID).toBe(before.self!.ID);
+    expect(c.stats.noiseDials).toBeGreaterThanOrEqual(2);
+    expect((await hs.nodes()).length).toBe(nodesBefore);
+    expect(c.state).toBe('Running');
+  }, 120_000);
 });
