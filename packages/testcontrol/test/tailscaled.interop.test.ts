@@ -1,0 +1,168 @@
+// Real clients against TestTailnet: tailscaled v1.102.3 (userspace networking) nodes register with
+// auth keys, see each other in `tailscale status --json`, and reach each other through the embedded
+// DERP server (`tailscale ping` pongs `via DERP(test)`) and directly (`via 127.0.0.1:port`); the Go
+// tsnet peer joins too; a tailscaled without a key is approved through the admin call.
+import {
+  describeInterop,
+  type GoPeer,
+  printLogsOnFailure,
+  startGoPeer,
+  startTailscaled,
+  type Tailscaled,
+  waitUntil,
+} from '@tsnet/interop';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TestTailnet } from '../src/index.js';
+
+describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tailscaled', 'gopeer'], () => {
+  let tailnet: TestTailnet | null = null;
+  let ts1: Tailscaled | null = null;
+  let ts2: Tailscaled | null = null;
+  let tsDerp: Tailscaled | null = null;
+  let tsLogin: Tailscaled | null = null;
+  let gp: GoPeer | null = null;
+  let key = '';
+  const logs: string[] = [];
+  printLogsOnFailure(() => ({
+    testcontrol: { logs: () => logs.join('\n') },
+    ts1,
+    ts2,
+    'ts-derp-only': tsDerp,
+    'ts-login': tsLogin,
+    gopeer: gp,
+  }));
+
+  beforeAll(async () => {
+    tailnet = await TestTailnet.start({
+      logf: (f, ...a) => logs.push(`${f} ${a.map(String).join(' ')}`),
+    });
+    key = tailnet.createAuthKey({ reusable: true });
+    const t = tailnet;
+    [ts1, ts2] = await Promise.all([
+      startTailscaled({ env: t.clientEnv }),
+      startTailscaled({ env: t.clientEnv }),
+    ]);
+    await Promise.all([
+      ts1.up({ loginServer: t.controlURL, authKey: key, hostname: 'ts1' }),
+      ts2.up({ loginServer: t.controlURL, authKey: key, hostname: 'ts2' }),
+    ]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await gp?.close();
+    await tsLogin?.close();
+    await tsDerp?.close();
+    await ts2?.close();
+    await ts1?.close();
+    await tailnet?.close();
+  });
+
+  it('registers both nodes, which see each other in tailscale status --json', async () => {
+    const t = tailnet!;
+    expect(
+      t
+        .nodes()
+        .map((n) => n.hostname)
+        .sort(),
+    ).toEqual(['ts1', 'ts2']);
+    await waitUntil(
+      'ts1 to list ts2 online',
+      async () => {
+        const st = await ts1!.status();
+        return Object.values(st.Peer ?? {}).some((p) => p.HostName === 'ts2' && p.Online);
+      },
+      { timeoutMs: 20_000 },
+    );
+    const st = await ts1!.status();
+    expect(st.BackendState).toBe('Running');
+    expect(st.Self.DNSName).toBe('ts1.tailnet.test.');
+    const peer = Object.values(st.Peer ?? {}).find((p) => p.HostName === 'ts2')!;
+    expect(peer.DNSName).toBe('ts2.tailnet.test.');
+    expect(peer.TailscaleIPs).toEqual(t.node('ts2')!.addresses);
+  });
+
+  it('reaches the other tailscaled directly (tailscale ping via 127.0.0.1:port)', async () => {
+    const ip = await ts2!.ip4();
+    const r = await ts1!.ping(ip, { count: 10, timeoutSec: 5 });
+    expect(r.pongs.length, r.stdout + r.stderr).toBeGreaterThan(0);
+    console.log(r.stdout);
+    expect(r.pongs.at(-1)!.via).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('reaches a DERP-only tailscaled through the embedded DERP (via DERP(test))', async () => {
+    const t = tailnet!;
+    tsDerp = await startTailscaled({ env: { ...t.clientEnv, TS_DEBUG_ALWAYS_USE_DERP: '1' } });
+    await tsDerp.up({ loginServer: t.controlURL, authKey: key, hostname: 'tsderp' });
+    const ip = await tsDerp.ip4();
+    const r = await ts1!.ping(ip, { count: 3, untilDirect: false, timeoutSec: 5 });
+    expect(r.pongs.length, r.stdout + r.stderr).toBeGreaterThan(0);
+    console.log(r.stdout);
+    expect(r.pongs[0]!.via).toBe('DERP(test)');
+    expect(t.derpServer.connectedKeys().length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lets the Go tsnet peer join and talk to tailscaled', async () => {
+    const t = tailnet!;
+    gp = await startGoPeer({
+      controlUrl: t.controlURL,
+      authKey: key,
+      hostname: 'gopeer',
+      echo: 7,
+      env: t.clientEnv,
+    });
+    const ip = gp.up.tailscaleIPs.find((a) => a.includes('.'))!;
+    expect(t.node('gopeer')?.addresses).toContain(ip);
+    const r = await ts1!.ping(ip, { count: 10, timeoutSec: 5 });
+    expect(r.pongs.length, r.stdout + r.stderr).toBeGreaterThan(0);
+    const echoed = await ts1!.nc(ip, 7, 'hello testcontrol', { expectBytes: 17 });
+    expect(echoed.toString()).toBe('hello testcontrol');
+  });
+
+  it('approves an interactive login of a real tailscaled through the admin call', async () => {
+    const t = tailnet!;
+    tsLogin = await startTailscaled({ env: t.clientEnv });
+    const ts = tsLogin;
+    const up = ts.cli(
+      ['up', `--login-server=${t.controlURL}`, '--hostname=tslogin', '--accept-dns=false', '--timeout=40s'],
+      {
+        timeoutMs: 45_000,
+      },
+    );
+    const pending = await t.waitForLogin({ hostname: 'tslogin', timeoutMs: 20_000 });
+    t.approveLogin(pending.url, { user: 'carol@example.com' });
+    const r = await up;
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    await waitUntil('tslogin to be Running', async () => (await ts.status()).BackendState === 'Running', {
+      timeoutMs: 20_000,
+    });
+    expect(t.node('tslogin')?.user.loginName).toBe('carol@example.com');
+    const who = await ts1!.whois(await ts.ip4());
+    expect(JSON.stringify(who)).toContain('carol@example.com');
+  });
+
+  it('answers an injected ping request from a real tailscaled', async () => {
+    const r = await tailnet!.ping('ts1', { timeoutMs: 15_000 });
+    expect(r.method).toBe('HEAD');
+  });
+
+  it('shows an expired node as expired to its peers', async () => {
+    const t = tailnet!;
+    t.expireNode('tsderp');
+    await waitUntil(
+      'ts1 to see tsderp expired',
+      async () => {
+        const st = await ts1!.status();
+        const p = Object.values(st.Peer ?? {}).find((x) => x.HostName === 'tsderp');
+        return p?.Expired === true;
+      },
+      { timeoutMs: 20_000 },
+    );
+    await waitUntil(
+      'tsderp to need a login',
+      async () => (await tsDerp!.status()).BackendState === 'NeedsLogin',
+      {
+        timeoutMs: 20_000,
+      },
+    );
+  });
+});
