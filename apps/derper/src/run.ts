@@ -122,7 +122,7 @@ export async function runDerper(o: DerperOptions, logf: Logf): Promise<RunningDe
     const der = new X509Certificate(tls.cert).raw;
     node.CertName = `sha256-raw:${createHash('sha256').update(der).digest('hex')}`;
   }
-  logf('derper: serving DERP on %s (server key %s)', url, server.publicKey.toString());
+  logf('derper: serving DERP on %s (server key %s)', url, server.publicKey.shortString());
   if (stun !== null) logf('derper: STUN on %s:%d/udp', host, stunPort);
   if (tls === undefined) logf('derper: plain HTTP: real tailscaled nodes need TS_DEBUG_USE_DERP_HTTP=1');
   logf('derper: DERP map node: %s', JSON.stringify(node));

@@ -1,6 +1,5 @@
 // goderp: real Go Tailscale code (tailscale.com v1.102.3, unmodified) driven from the
-// @tsnet/derp interop tests, so that our DERP server is checked against Tailscale's own client
-// and our clients against a real control plane.
+// @tsnet/derp interop tests, so that our DERP server is checked against Tailscale's own client.
 //
 //	goderp relay   -url http://127.0.0.1:PORT/derp [-count N] [-size S] [-node JSON]
 //	    Two derphttp.Clients (Tailscale's DERP client) connect to the server; A sends N packets
@@ -10,10 +9,6 @@
 //	    path tailscaled uses, including CertName pinning and InsecureForTests).
 //	    With TS_DEBUG_DERP_WS_CLIENT=1 (and the ts_debug_websockets build tag) the clients use
 //	    the WebSocket transport.
-//
-//	goderp control -listen 127.0.0.1:0 -derp-node JSON
-//	    Tailscale's own test control server (tstest/integration/testcontrol) with a DERP map of
-//	    one region (900) holding that node. Prints "CONTROL_URL=<url>" and serves until killed.
 package main
 
 import (
@@ -24,8 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -33,19 +26,16 @@ import (
 	"tailscale.com/derp/derphttp"
 	"tailscale.com/net/netmon"
 	"tailscale.com/tailcfg"
-	"tailscale.com/tstest/integration/testcontrol"
 	"tailscale.com/types/key"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatalf("usage: goderp relay|control [flags]")
+		log.Fatalf("usage: goderp relay [flags]")
 	}
 	switch os.Args[1] {
 	case "relay":
 		relay(os.Args[2:])
-	case "control":
-		control(os.Args[2:])
 	default:
 		log.Fatalf("unknown subcommand %q", os.Args[1])
 	}
@@ -223,34 +213,4 @@ func relay(args []string) {
 		fail("no PeerGone after B closed")
 	}
 	emit(map[string]any{"event": "done"})
-}
-
-func control(args []string) {
-	fs := flag.NewFlagSet("control", flag.ExitOnError)
-	listen := fs.String("listen", "127.0.0.1:0", "listen address")
-	nodeJSON := fs.String("derp-node", "", "tailcfg.DERPNode JSON for region 900")
-	fs.Parse(args)
-	var node tailcfg.DERPNode
-	if err := json.Unmarshal([]byte(*nodeJSON), &node); err != nil {
-		log.Fatalf("bad -derp-node: %v", err)
-	}
-	node.RegionID = 900
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		log.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	s := &testcontrol.Server{
-		DERPMap: &tailcfg.DERPMap{
-			Regions: map[int]*tailcfg.DERPRegion{
-				900: {RegionID: 900, RegionCode: "tsnet", RegionName: "tsnet DERP", Nodes: []*tailcfg.DERPNode{&node}},
-			},
-			OmitDefaultRegions: true,
-		},
-		ExplicitBaseURL:  base,
-		AllNodesSameUser: true,
-		AllOnline:        true,
-	}
-	fmt.Printf("CONTROL_URL=%s\n", base)
-	log.Fatal(http.Serve(ln, s))
 }
