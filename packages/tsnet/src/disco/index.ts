@@ -1,0 +1,2 @@
+export { DiscoBox } from './box.js';
+export * from './disco.js';
