@@ -1,7 +1,7 @@
 import { AddrPort, DiscoPrivate, FakeClock, MachinePrivate } from '@tsnet/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient, type ControlState } from '../src/client.js';
-import { ControlLoginError } from '../src/errors.js';
+import { ControlHttpError, ControlLoginError } from '../src/errors.js';
 import { peers } from '../src/netmap/netmap.js';
 import {
   type FakeControl,
@@ -120,6 +120,37 @@ describe('ControlClient against the in-process control', () => {
     expect(err).toBeInstanceOf(ControlLoginError);
     expect(err.code).toBe('ERR_CONTROL_LOGIN');
     expect(err.serverMessage).toBe('invalid pre auth key');
+  });
+
+  it('HTTP 429 waits for Retry-After (on the injected clock) and retries; other statuses are ControlHttpError', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    await setup({
+      register: () => {
+        n++;
+        if (n === 1) return [429, 'slow down', { 'retry-after': '7' }];
+        if (n === 2) return { MachineAuthorized: true };
+        return [500, 'database is on fire'];
+      },
+    });
+    client = new ControlClient({
+      serverURL: fake!.url,
+      machineKey: MachinePrivate.generate(),
+      authKey: 'k',
+      clock,
+    });
+    const done = client.register();
+    await until(() => n === 1 && clock.pending > 0);
+    clock.advance(6_999);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(n).toBe(1);
+    clock.advance(1);
+    await done;
+    expect(n).toBe(2);
+    const err = await client.register().catch((e) => e);
+    expect(err).toBeInstanceOf(ControlHttpError);
+    expect(err.status).toBe(500);
+    expect(err.body).toBe('database is on fire');
   });
 
   it('answers NodeKeyExpired by rotating the node key with OldNodeKey', async () => {

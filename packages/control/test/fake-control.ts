@@ -185,7 +185,7 @@ function serveH2(conn: NoiseConn, ctx: RequestCtx, opts: FakeControlOptions): vo
           const out = await opts.register(body, ctx);
           if (stream.destroyed) return;
           if (Array.isArray(out)) {
-            stream.respond({ ':status': out[0] as number });
+            stream.respond({ ':status': out[0] as number, ...((out[2] as Record<string, string>) ?? {}) });
             stream.end(String(out[1]));
           } else {
             stream.respond({ ':status': 200, 'content-type': 'application/json' });
