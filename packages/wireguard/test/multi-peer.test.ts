@@ -77,12 +77,14 @@ describe('multi-peer', () => {
       server.addPeer({ publicKey: dev.publicKey, allowedIps: [`10.2.${i}.0/24`] });
       clients.push({ dev, tun });
     }
-    clients.forEach(({ dev }, i) => dev.send(dataPacket([10, 2, i, 1], [10, 1, 0, 1], i)));
+    for (const [i, { dev }] of clients.entries()) dev.send(dataPacket([10, 2, i, 1], [10, 1, 0, 1], i));
     clock.advance(50);
     expect(server.counters.rxDataPackets).toBe(64);
-    clients.forEach((_, i) => server.send(dataPacket([10, 1, 0, 1], [10, 2, i, 7], 1000 + i)));
+    for (let i = 0; i < clients.length; i++) server.send(dataPacket([10, 1, 0, 1], [10, 2, i, 7], 1000 + i));
     clock.advance(50);
-    clients.forEach(({ tun }, i) => expect(tun.received.map(packetNumber)).toEqual([1000 + i]));
+    expect(clients.map(({ tun }) => tun.received.map(packetNumber))).toEqual(
+      clients.map((_, i) => [1000 + i]),
+    );
     expect(server.peers().every((p) => p.latestHandshake > 0)).toBe(true);
     // After 3 × REJECT_AFTER_TIME of silence every key is gone and no timer is left.
     clock.advance(10 * 60_000);
