@@ -190,11 +190,11 @@ describe('in-process: our client ↔ our server', () => {
   });
 
   it('attaches to an existing http.Server, leaving its other routes alone', async () => {
+    const server = new DerpServer();
     const http = createServer((req, res) => {
-      if (res.headersSent || res.writableEnded) return;
+      if (server.handleRequest(req, res)) return;
       res.end(`app:${req.url}`);
     });
-    const server = new DerpServer();
     server.attach(http);
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     cleanups.push(async () => {

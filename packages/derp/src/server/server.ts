@@ -265,18 +265,22 @@ export class DerpServer {
   }
 
   /**
-   * Serves DERP on an existing HTTP(S) server: its 'upgrade' events for `/derp` and its requests
-   * for the probe paths. Other upgrades and requests are left to the server's other listeners
-   * (attach this before any catch-all request handler, or call `handleRequest` from yours).
+   * Serves DERP on an existing HTTP(S) server: its 'upgrade' events for `/derp` (other upgrades
+   * are left to the server's other 'upgrade' listeners). Plain requests are the application's: call
+   * `handleRequest(req, res)` first in your request handler for the probe paths. A server with no
+   * request handler at all gets one that serves them and answers 404 to everything else.
    */
   attach(server: HttpServer): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head);
     });
-    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      const path = pathOf(req);
-      if (path === '/derp' || path.startsWith('/derp/')) this.handleRequest(req, res);
-    });
+    if (server.listenerCount('request') === 0) {
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (this.handleRequest(req, res)) return;
+        res.writeHead(404);
+        res.end();
+      });
+    }
   }
 
   /**
