@@ -8,7 +8,7 @@
  */
 import { AddrPort, DiscoPublic, IPAddr, IPPrefix, MachinePublic, NodePublic } from '@tsnet/core';
 import type { z } from 'zod';
-import { parseGoTime } from './go.js';
+import { GO_ZERO_TIME_MS, parseGoTime } from './go.js';
 import type { Hostinfo, Node } from './node.js';
 
 /** A decoding failure at `path` (relative to the value being decoded). */
@@ -52,7 +52,9 @@ const text =
       return fail((e as Error).message);
     }
   };
+const GO_ZERO_TEXT = '0001-01-01T00:00:00Z';
 const time: Dec = (v) => {
+  if (v === GO_ZERO_TEXT) return new Date(GO_ZERO_TIME_MS); // the common case: no regex
   if (typeof v !== 'string') return expected('string', v);
   return parseGoTime(v) ?? fail(`invalid RFC 3339 time ${JSON.stringify(v.slice(0, 40))}`);
 };
@@ -235,11 +237,34 @@ const nodeTable: Table = {
   IsWireGuardOnly: bool,
   IsJailed: bool,
 };
-const nodeDec = object(nodeTable, ['ID', 'Key']);
+const { AllowedIPs: allowedIPsDec, ...nodeTableRest } = nodeTable;
+const nodeDecRest = object(nodeTableRest, ['ID', 'Key']);
+
+function sameStrings(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || typeof a[i] !== 'string') return false;
+  return true;
+}
 
 /** Decodes a `Node`; throws `FieldError` with the path of the bad field. */
 export function decodeNode(v: unknown): Node {
-  return nodeDec(v) as Node;
+  const n = nodeDecRest(v) as Node;
+  const raw = v as { Addresses?: unknown; AllowedIPs?: unknown };
+  if (raw.AllowedIPs === undefined) return n;
+  // AllowedIPs is almost always the same text as Addresses: share the (immutable) parsed values
+  // instead of parsing and allocating them twice.
+  if (n.Addresses !== undefined && sameStrings(raw.Addresses, raw.AllowedIPs)) {
+    n.AllowedIPs = n.Addresses.slice();
+    return n;
+  }
+  try {
+    const r = allowedIPsDec!(raw.AllowedIPs) as Node['AllowedIPs'];
+    if (r !== undefined) n.AllowedIPs = r;
+  } catch (e) {
+    if (e instanceof FieldError) e.path.unshift('AllowedIPs');
+    throw e;
+  }
+  return n;
 }
 
 /** Decodes a `Hostinfo`; throws `FieldError`. */
