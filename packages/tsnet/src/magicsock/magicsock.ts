@@ -1,0 +1,519 @@
+/**
+ * `Magicsock`: the WireGuard `Bind` of a Tailscale node (tailscale `wgengine/magicsock`). It owns
+ * one UDP socket and the DERP connections (home region plus regions opened on demand), tells disco
+ * from WireGuard on both, and routes every WireGuard datagram to a peer by its node key: over the
+ * peer's best direct UDP path when a recent Pong vouches for it, otherwise through the peer's home
+ * DERP region (and, while untrusted, to the direct path as well). WireGuard's endpoint for a peer is
+ * its node key text (`nodekey:<hex>`), never an `ip:port`.
+ *
+ * Disco runs here: a fresh disco key per instance, Pings to candidate endpoints (from the netmap,
+ * CallMeMaybe and pings received), Pongs to every Ping on the path it came, CallMeMaybe via DERP,
+ * heartbeats, trust timeouts and fallback to DERP. Our endpoints (local addresses, STUN) and home
+ * region are reported through events, for control's lite updates.
+ */
+import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import * as os from 'node:os';
+import {
+  AddrPort,
+  type Clock,
+  type ClockTimer,
+  type CryptoProvider,
+  DiscoPrivate,
+  type DiscoPublic,
+  discardLogf,
+  getCryptoProvider,
+  IPAddr,
+  type Logf,
+  type NodePrivate,
+  type NodePublic,
+  systemClock,
+} from '@tsnet/core';
+import { type DerpMap, DerpRegionManager } from '@tsnet/derp';
+import type { Bind } from '@tsnet/wireguard';
+import { DiscoBox, looksLikeDisco } from '../disco/index.js';
+import {
+  derpMagicAddr,
+  type EndpointIO,
+  PeerEndpoint,
+  type PeerEndpoint as PeerEp,
+  type PeerPath,
+} from './endpoint.js';
+import { isStunResponse, parseStunResponse, stunRequest } from './stun.js';
+
+/** One of our UDP endpoints and how we learned it (tailcfg.EndpointType: 1 local, 2 STUN). */
+export interface LocalEndpoint {
+  addr: AddrPort;
+  type: 1 | 2;
+}
+
+/** A peer as the netmap describes it, for `setPeers`. */
+export interface MagicPeer {
+  nodeKey: NodePublic;
+  discoKey: DiscoPublic | undefined;
+  homeDerp: number;
+  endpoints: readonly AddrPort[];
+}
+
+export interface MagicsockOptions {
+  nodeKey: NodePrivate;
+  /** Defaults to a fresh key (Tailscale makes a new disco key at every start). */
+  discoKey?: DiscoPrivate;
+  /** Address of the UDP socket (default `0.0.0.0`: all interfaces). */
+  listenAddress?: string;
+  /** UDP port (default 0: any free port). */
+  port?: number;
+  /** DERP only: no UDP socket is used for peers, no endpoints are advertised. */
+  disableDirect?: boolean;
+  /** Plain HTTP to DERP servers (Go's `TS_DEBUG_USE_DERP_HTTP`). */
+  derpUseHttp?: boolean;
+  clock?: Clock;
+  logf?: Logf;
+  crypto?: CryptoProvider;
+}
+
+export interface MagicsockEvents {
+  /** Our endpoints changed. */
+  endpoints: [endpoints: LocalEndpoint[]];
+  /** Our home DERP region changed. */
+  home: [region: number];
+  /** The path to a peer changed (direct found or lost). */
+  path: [nodeKey: string, path: PeerPath];
+}
+
+/** Counters: what was sent and received on which path, and what was dropped and why. */
+export interface MagicsockCounters {
+  rxUdpWireguard: number;
+  rxDerpWireguard: number;
+  rxDisco: number;
+  txDisco: number;
+  rxStun: number;
+  dropDiscoBadBox: number;
+  dropDiscoUnknownPeer: number;
+  dropDiscoBadCallMeMaybe: number;
+  dropDiscoUnknownPong: number;
+  dropSendUnknownPeer: number;
+  dropSendClosed: number;
+  udpSendErrors: number;
+}
+
+function newCounters(): MagicsockCounters {
+  return {
+    rxUdpWireguard: 0,
+    rxDerpWireguard: 0,
+    rxDisco: 0,
+    txDisco: 0,
+    rxStun: 0,
+    dropDiscoBadBox: 0,
+    dropDiscoUnknownPeer: 0,
+    dropDiscoBadCallMeMaybe: 0,
+    dropDiscoUnknownPong: 0,
+    dropSendUnknownPeer: 0,
+    dropSendClosed: 0,
+    udpSendErrors: 0,
+  };
+}
+
+const TICK_MS = 1_000;
+const UNKNOWN_PREFIX = 'udp:';
+
+export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
+  readonly counters: MagicsockCounters = newCounters();
+  readonly #opts: MagicsockOptions;
+  readonly #clock: Clock;
+  readonly #logf: Logf;
+  readonly #crypto: CryptoProvider;
+  readonly #disco: DiscoBox;
+  readonly #discoPriv: DiscoPrivate;
+  readonly #nodePub: Uint8Array;
+  readonly #peers = new Map<string, PeerEndpoint>();
+  readonly #byDisco = new Map<string, PeerEndpoint>();
+  readonly #byAddr = new Map<string, PeerEndpoint>();
+  readonly #io: EndpointIO;
+  #socket: dgram.Socket | undefined;
+  #localPort = 0;
+  #receive: ((data: Uint8Array, from: string) => void) | undefined;
+  #derp: DerpRegionManager | undefined;
+  #derpMap: DerpMap | undefined;
+  #home = 0;
+  #localEndpoints: AddrPort[] = [];
+  #stunEndpoints = new Map<string, AddrPort>();
+  #stunTx = new Set<string>();
+  #lastEndpointsKey = '';
+  #timer: ClockTimer | undefined;
+  #closed = false;
+
+  constructor(opts: MagicsockOptions) {
+    super();
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#logf = opts.logf ?? discardLogf;
+    this.#crypto = opts.crypto ?? getCryptoProvider();
+    this.#discoPriv = opts.discoKey ?? DiscoPrivate.generate(this.#crypto);
+    this.#disco = new DiscoBox(this.#discoPriv, this.#crypto);
+    this.#nodePub = opts.nodeKey.public(this.#crypto).raw;
+    this.#io = {
+      nodeKey: this.#nodePub,
+      directEnabled: opts.disableDirect !== true,
+      sendUdp: (addr, pkt) => this.#sendUdp(addr, pkt),
+      sendDerp: (region, dst, pkt) => this.#derp?.send(region, dst, pkt) ?? false,
+      sealDisco: (to, msg) => {
+        this.counters.txDisco++;
+        return this.#disco.seal(to, msg);
+      },
+      txId: () => this.#crypto.randomBytes(12),
+      endpoints: () => this.endpoints().map((e) => e.addr),
+      logf: (f, ...a) => this.#logf(f, ...a),
+      pathChanged: (ep) => this.emit('path', ep.keyText, ep.path(this.#clock.now())),
+    };
+  }
+
+  /** Our disco public key for this run (send it to control). */
+  get discoPublic(): DiscoPublic {
+    return this.#disco.publicKey;
+  }
+
+  /** The UDP port bound (0 before `open`). */
+  get localPort(): number {
+    return this.#localPort;
+  }
+
+  /** Our home DERP region (0 before one is chosen). */
+  get homeRegion(): number {
+    return this.#home;
+  }
+
+  /** The DERP region manager (for status and tests), once a DERP map was given. */
+  get derp(): DerpRegionManager | undefined {
+    return this.#derp;
+  }
+
+  /** Our current endpoints: local addresses with our port, then STUN-learned ones. */
+  endpoints(): LocalEndpoint[] {
+    if (this.#opts.disableDirect === true) return [];
+    const out: LocalEndpoint[] = this.#localEndpoints.map((addr) => ({ addr, type: 1 as const }));
+    const seen = new Set(out.map((e) => e.addr.toString()));
+    for (const [k, addr] of this.#stunEndpoints) if (!seen.has(k)) out.push({ addr, type: 2 });
+    return out;
+  }
+
+  // ── Bind ──────────────────────────────────────────────────────────────────────────────
+
+  async open(receive: (data: Uint8Array, from: string) => void): Promise<void> {
+    if (this.#closed) throw new Error('magicsock is closed');
+    this.#receive = receive;
+    if (this.#socket === undefined) {
+      const host = this.#opts.listenAddress ?? '0.0.0.0';
+      const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+      this.#socket = sock;
+      sock.on('message', (msg, rinfo) => this.#onUdp(msg, rinfo.address, rinfo.port));
+      sock.on('error', (err) => this.#logf('magicsock: udp: %s', err.message));
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(this.#opts.port ?? 0, host, () => {
+          sock.off('error', reject);
+          resolve();
+        });
+      });
+      this.#localPort = sock.address().port;
+      this.#localEndpoints = localAddrs(host).map((ip) => new AddrPort(ip, this.#localPort));
+      this.#logf('magicsock: udp bound on port %d', this.#localPort);
+      this.#endpointsChanged();
+    }
+    this.#scheduleTick();
+  }
+
+  send(data: Uint8Array, to: string): void {
+    if (this.#closed) {
+      this.counters.dropSendClosed++;
+      return;
+    }
+    const peer = this.#peers.get(to);
+    if (peer !== undefined) {
+      peer.send(data, this.#clock.now());
+      return;
+    }
+    if (to.startsWith(UNKNOWN_PREFIX)) {
+      const ap = AddrPort.tryParse(to.slice(UNKNOWN_PREFIX.length));
+      if (ap !== null) {
+        this.#sendUdp(ap, data);
+        return;
+      }
+    }
+    this.counters.dropSendUnknownPeer++;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#receive = undefined;
+    const sock = this.#socket;
+    this.#socket = undefined;
+    if (sock !== undefined) await new Promise<void>((r) => sock.close(() => r()));
+    await this.#derp?.close();
+    this.#disco.destroy();
+    this.removeAllListeners();
+  }
+
+  // ── configuration ─────────────────────────────────────────────────────────────────────
+
+  /** Sets the DERP map: connects to the regions as needed and chooses the home region. */
+  setDerpMap(map: DerpMap): void {
+    if (this.#closed) return;
+    this.#derpMap = map;
+    if (this.#derp === undefined) {
+      const mgr = new DerpRegionManager({
+        privateKey: this.#opts.nodeKey,
+        derpMap: map,
+        clock: this.#clock,
+        logf: this.#logf,
+        crypto: this.#crypto,
+        ...(this.#opts.derpUseHttp !== undefined ? { useHttp: this.#opts.derpUseHttp } : {}),
+      });
+      this.#derp = mgr;
+      mgr.on('packet', (pkt, src, region) => this.#onDerp(pkt, src, region));
+      mgr.on('home', (region) => {
+        this.#home = region;
+        this.emit('home', region);
+      });
+    } else {
+      this.#derp.setDerpMap(map);
+    }
+    const mgr = this.#derp;
+    mgr
+      .chooseHome()
+      .catch((err: unknown) => this.#logf('magicsock: choosing home DERP: %s', (err as Error).message));
+    this.#stun();
+  }
+
+  /** Replaces the peer set from the netmap (adds, updates, removes). */
+  setPeers(peers: readonly MagicPeer[]): void {
+    const keep = new Set<string>();
+    for (const p of peers) {
+      const k = p.nodeKey.toString();
+      keep.add(k);
+      let ep = this.#peers.get(k);
+      if (ep === undefined) {
+        ep = new PeerEndpoint(p.nodeKey, this.#io);
+        this.#peers.set(k, ep);
+      }
+      const oldDisco = ep.discoKey?.toString();
+      ep.update(p.discoKey, p.homeDerp, this.#opts.disableDirect === true ? [] : p.endpoints);
+      if (oldDisco !== undefined && oldDisco !== ep.discoKey?.toString()) this.#byDisco.delete(oldDisco);
+      if (ep.discoKey !== undefined) this.#byDisco.set(ep.discoKey.toString(), ep);
+    }
+    for (const [k, ep] of this.#peers) {
+      if (keep.has(k)) continue;
+      this.#peers.delete(k);
+      if (ep.discoKey !== undefined) this.#byDisco.delete(ep.discoKey.toString());
+      for (const [a, e] of this.#byAddr) if (e === ep) this.#byAddr.delete(a);
+    }
+  }
+
+  /** A peer told us its disco key in-band (TSMP `'a'`): use it until control says otherwise. */
+  notePeerDiscoKey(nodeKey: string, disco: DiscoPublic): void {
+    const ep = this.#peers.get(nodeKey);
+    if (ep === undefined || ep.discoKey?.equals(disco) === true) return;
+    if (ep.discoKey !== undefined) this.#byDisco.delete(ep.discoKey.toString());
+    ep.update(disco, ep.homeDerp, []);
+    this.#byDisco.set(disco.toString(), ep);
+  }
+
+  /** The path to a peer (by node key text), or undefined if unknown. */
+  peerPath(nodeKey: string): PeerPath | undefined {
+    return this.#peers.get(nodeKey)?.path(this.#clock.now());
+  }
+
+  // ── receive ───────────────────────────────────────────────────────────────────────────
+
+  #onUdp(msg: Buffer, address: string, port: number): void {
+    if (this.#closed) return;
+    const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    let src: AddrPort;
+    try {
+      src = new AddrPort(IPAddr.parse(address).unmap(), port);
+    } catch {
+      return;
+    }
+    if (looksLikeDisco(data)) {
+      this.#handleDisco(data, src, undefined, 0);
+      return;
+    }
+    if (isStunResponse(data)) {
+      this.#handleStun(data);
+      return;
+    }
+    const ep = this.#byAddr.get(src.toString());
+    if (ep !== undefined) ep.stats.rxDirect++;
+    this.counters.rxUdpWireguard++;
+    this.#receive?.(data, ep?.keyText ?? `${UNKNOWN_PREFIX}${src.toString()}`);
+  }
+
+  #onDerp(pkt: Uint8Array, src: NodePublic, region: number): void {
+    if (this.#closed) return;
+    if (looksLikeDisco(pkt)) {
+      this.#handleDisco(pkt, undefined, src, region);
+      return;
+    }
+    const key = src.toString();
+    const ep = this.#peers.get(key);
+    if (ep !== undefined) ep.stats.rxDerp++;
+    this.counters.rxDerpWireguard++;
+    // The packet aliases the DERP client's read buffer; WireGuard decrypts in place.
+    this.#receive?.(pkt.slice(), key);
+  }
+
+  #handleDisco(
+    pkt: Uint8Array,
+    udpSrc: AddrPort | undefined,
+    derpSrc: NodePublic | undefined,
+    region: number,
+  ): void {
+    const opened = this.#disco.open(pkt);
+    if (opened === null) {
+      this.counters.dropDiscoBadBox++;
+      return;
+    }
+    this.counters.rxDisco++;
+    const ep = this.#byDisco.get(opened.sender.toString());
+    if (ep === undefined) {
+      this.counters.dropDiscoUnknownPeer++;
+      return;
+    }
+    const now = this.#clock.now();
+    const m = opened.msg;
+    switch (m.type) {
+      case 'ping': {
+        if (m.nodeKey !== undefined && !bytesEqual(m.nodeKey, ep.nodeKey.raw)) {
+          this.counters.dropDiscoUnknownPeer++;
+          return;
+        }
+        if (udpSrc !== undefined && this.#opts.disableDirect === true) return;
+        const from = udpSrc ?? derpMagicAddr(region);
+        const pong = this.#io.sealDisco(opened.sender, { type: 'pong', txId: m.txId, src: from });
+        if (udpSrc !== undefined) {
+          this.#byAddr.set(udpSrc.toString(), ep);
+          this.#sendUdp(udpSrc, pong);
+          ep.notePingFrom(udpSrc, now);
+        } else if (derpSrc !== undefined) {
+          this.#derp?.send(region, derpSrc, pong);
+        }
+        return;
+      }
+      case 'pong': {
+        if (!ep.handlePong(m.txId, udpSrc, now)) {
+          this.counters.dropDiscoUnknownPong++;
+          return;
+        }
+        if (udpSrc !== undefined) this.#byAddr.set(udpSrc.toString(), ep);
+        return;
+      }
+      case 'callMeMaybe': {
+        if (derpSrc === undefined || !derpSrc.equals(ep.nodeKey)) {
+          this.counters.dropDiscoBadCallMeMaybe++;
+          return;
+        }
+        ep.handleCallMeMaybe(m.endpoints, now);
+        return;
+      }
+    }
+  }
+
+  // ── send helpers ──────────────────────────────────────────────────────────────────────
+
+  #sendUdp(addr: AddrPort, pkt: Uint8Array): boolean {
+    const sock = this.#socket;
+    if (sock === undefined || this.#closed) return false;
+    const v6sock = (this.#opts.listenAddress ?? '0.0.0.0').includes(':');
+    if (!v6sock && !addr.addr.unmap().is4()) return false;
+    try {
+      sock.send(pkt, addr.port, addr.addr.unmap().toString(), (err) => {
+        if (err) this.counters.udpSendErrors++;
+      });
+      return true;
+    } catch {
+      this.counters.udpSendErrors++;
+      return false;
+    }
+  }
+
+  // ── endpoints, STUN, timers ───────────────────────────────────────────────────────────
+
+  #stun(): void {
+    const map = this.#derpMap;
+    if (map === undefined || this.#socket === undefined || this.#opts.disableDirect === true) return;
+    for (const region of Object.values(map.Regions)) {
+      for (const node of region.Nodes) {
+        const port = node.STUNPort ?? 0;
+        if (port <= 0) continue;
+        const host = node.IPv4 !== undefined && node.IPv4 !== 'none' ? node.IPv4 : node.HostName;
+        const ip = IPAddr.tryParse(host);
+        if (ip === null || !ip.is4()) continue;
+        const txId = this.#crypto.randomBytes(12);
+        if (this.#stunTx.size > 64) this.#stunTx.clear();
+        this.#stunTx.add(Buffer.from(txId).toString('hex'));
+        this.#sendUdp(new AddrPort(ip, port), stunRequest(txId));
+      }
+    }
+  }
+
+  #handleStun(data: Uint8Array): void {
+    const r = parseStunResponse(data);
+    if (r === null) return;
+    const k = Buffer.from(r.txId).toString('hex');
+    if (!this.#stunTx.delete(k)) return;
+    this.counters.rxStun++;
+    if (this.#stunEndpoints.size > 16) this.#stunEndpoints.clear();
+    this.#stunEndpoints.set(r.addr.toString(), r.addr);
+    this.#endpointsChanged();
+  }
+
+  #endpointsChanged(): void {
+    const eps = this.endpoints();
+    const key = eps.map((e) => `${e.addr.toString()}/${e.type}`).join(',');
+    if (key === this.#lastEndpointsKey) return;
+    this.#lastEndpointsKey = key;
+    this.emit('endpoints', eps);
+  }
+
+  #scheduleTick(): void {
+    if (this.#closed) return;
+    this.#timer?.cancel();
+    const t = this.#clock.setTimeout(() => {
+      const now = this.#clock.now();
+      for (const ep of this.#peers.values()) ep.tick(now);
+      this.#scheduleTick();
+    }, TICK_MS);
+    t.unref();
+    this.#timer = t;
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The addresses to advertise for a socket bound to `host`. */
+function localAddrs(host: string): IPAddr[] {
+  const bound = IPAddr.tryParse(host);
+  if (bound !== null && !bound.bytes.every((b) => b === 0)) return [bound];
+  const v6 = host.includes(':');
+  const out: IPAddr[] = [];
+  let loop: IPAddr | undefined;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if ((a.family === 'IPv6') !== v6) continue;
+      const ip = IPAddr.tryParse(a.address);
+      if (ip === null || ip.zone !== '') continue;
+      if (a.internal) loop ??= ip;
+      else out.push(ip);
+    }
+  }
+  if (out.length === 0 && loop !== undefined) out.push(loop);
+  return out;
+}
+
+export type { PeerEp };

@@ -1,0 +1,150 @@
+// Two magicsocks on loopback with one of our DERP servers: datagrams flow over DERP first, disco
+// finds the direct UDP path and traffic moves to it; a DERP-only node never goes direct; the path
+// falls back to DERP when the peer's UDP socket dies.
+import { AddrPort, NodePrivate } from '@tsnet/core';
+import { DerpServer, parseDerpMap } from '@tsnet/derp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Magicsock } from '../src/magicsock/index.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function derpMap() {
+  const s = new DerpServer();
+  const { port } = await s.listen();
+  cleanups.push(() => s.close());
+  return parseDerpMap({
+    Regions: {
+      '900': {
+        RegionID: 900,
+        RegionCode: 'loop',
+        Nodes: [
+          {
+            Name: '900a',
+            RegionID: 900,
+            HostName: '127.0.0.1',
+            IPv4: '127.0.0.1',
+            IPv6: 'none',
+            DERPPort: port,
+          },
+        ],
+      },
+    },
+  });
+}
+
+interface Side {
+  ms: Magicsock;
+  key: NodePrivate;
+  got: Array<{ data: string; from: string }>;
+}
+
+async function side(opts: { disableDirect?: boolean } = {}): Promise<Side> {
+  const key = NodePrivate.generate();
+  const ms = new Magicsock({ nodeKey: key, listenAddress: '127.0.0.1', derpUseHttp: true, ...opts });
+  cleanups.push(() => ms.close());
+  const got: Side['got'] = [];
+  await ms.open((data, from) => got.push({ data: Buffer.from(data).toString(), from }));
+  return { ms, key, got };
+}
+
+function introduce(a: Side, b: Side): void {
+  const peerOf = (s: Side) => ({
+    nodeKey: s.key.public(),
+    discoKey: s.ms.discoPublic,
+    homeDerp: 900,
+    endpoints: s.ms.endpoints().map((e) => e.addr),
+  });
+  a.ms.setPeers([peerOf(b)]);
+  b.ms.setPeers([peerOf(a)]);
+}
+
+// A WireGuard-looking datagram (type 4 transport), so it is not mistaken for disco or STUN.
+const wg = (s: string) => Buffer.concat([Buffer.from([4, 0, 0, 0]), Buffer.from(s)]);
+
+describe('Magicsock', () => {
+  it('advertises its loopback endpoint and reports a home region', async () => {
+    const map = await derpMap();
+    const a = await side();
+    expect(a.ms.endpoints().map((e) => e.addr.toString())).toEqual([`127.0.0.1:${a.ms.localPort}`]);
+    const home = new Promise<number>((r) => a.ms.once('home', r));
+    a.ms.setDerpMap(map);
+    expect(await home).toBe(900);
+  });
+
+  it('sends over DERP, then upgrades to the direct path found by disco', async () => {
+    const map = await derpMap();
+    const a = await side();
+    const b = await side();
+    a.ms.setDerpMap(map);
+    b.ms.setDerpMap(map);
+    await until('homes', () => a.ms.homeRegion === 900 && b.ms.homeRegion === 900);
+    await until(
+      'derp connected',
+      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
+    );
+    introduce(a, b);
+    const aKey = a.key.public().toString();
+    const bKey = b.key.public().toString();
+    a.ms.send(wg('first'), bKey);
+    await until('first datagram', () => b.got.find((g) => g.data.endsWith('first')));
+    expect(b.got[0]?.from).toBe(aKey);
+    await until('direct path', () => a.ms.peerPath(bKey)?.trusted);
+    expect(a.ms.peerPath(bKey)?.direct).toBe(`127.0.0.1:${b.ms.localPort}`);
+    const derpBefore = a.ms.peerPath(bKey)?.txDerp ?? 0;
+    a.ms.send(wg('second'), bKey);
+    await until('second datagram', () => b.got.find((g) => g.data.endsWith('second')));
+    expect(a.ms.peerPath(bKey)?.txDerp).toBe(derpBefore);
+    expect(b.ms.peerPath(aKey)?.rxDirect).toBeGreaterThan(0);
+    expect(b.got.every((g) => g.from === aKey)).toBe(true);
+  });
+
+  it('a DERP-only node never goes direct but still delivers', async () => {
+    const map = await derpMap();
+    const a = await side({ disableDirect: true });
+    const b = await side();
+    a.ms.setDerpMap(map);
+    b.ms.setDerpMap(map);
+    await until(
+      'derp connected',
+      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
+    );
+    introduce(a, b);
+    expect(a.ms.endpoints()).toEqual([]);
+    const bKey = b.key.public().toString();
+    for (let i = 0; i < 5; i++) {
+      a.ms.send(wg(`m${i}`), bKey);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await until('five datagrams', () => b.got.length >= 5);
+    expect(a.ms.peerPath(bKey)?.direct).toBeUndefined();
+    expect(b.ms.peerPath(a.key.public().toString())?.trusted).toBe(false);
+  });
+
+  it('ignores disco from unknown keys and drops sends to unknown peers', async () => {
+    const a = await side();
+    const b = await side();
+    a.ms.setPeers([
+      {
+        nodeKey: b.key.public(),
+        discoKey: undefined,
+        homeDerp: 0,
+        endpoints: [AddrPort.parse(`127.0.0.1:${b.ms.localPort}`)],
+      },
+    ]);
+    a.ms.send(wg('x'), NodePrivate.generate().public().toString());
+    expect(a.ms.counters.dropSendUnknownPeer).toBe(1);
+  });
+});
