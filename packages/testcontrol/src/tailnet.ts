@@ -44,6 +44,7 @@ import {
 } from './model.js';
 import { NoiseUpgrader } from './noise/upgrade.js';
 import { type Policy, validatePolicy } from './policy.js';
+import { selfSignedCert } from './selfsigned.js';
 import { ControlRoutes, refuseUpgrade } from './server.js';
 
 export interface TestTailnetOptions {
@@ -57,6 +58,12 @@ export interface TestTailnetOptions {
   magicDNS?: boolean;
   /** Send the early payload before HTTP/2, as headscale does (default false, as Tailscale's testcontrol). */
   earlyPayload?: boolean;
+  /**
+   * Serve DERP over HTTPS on its own port with a self-signed certificate pinned in the DERP map
+   * (`CertName: "sha256-raw:..."`), so real clients need no `TS_DEBUG_USE_DERP_HTTP` (default true).
+   * DERP is also served over plain HTTP on the control port either way.
+   */
+  derpTls?: boolean;
   /** Run a STUN server (default true). */
   stun?: boolean;
   /** Admit to DERP only node keys of this tailnet (default true). */
@@ -123,6 +130,8 @@ export class TestTailnet {
   #admin: AdminHttp | null = null;
   #port = 0;
   #stunPort = -1;
+  #derpTlsPort = 0;
+  #derpCertName = '';
   #expiryTimer: ClockTimer | null = null;
   #closed = false;
   /** The control server's Noise key. */
@@ -215,6 +224,13 @@ export class TestTailnet {
       });
     });
     this.#port = (this.#http.address() as AddressInfo).port;
+    if (this.#opts.derpTls !== false) {
+      const c = selfSignedCert();
+      this.#derpCertName = c.certName;
+      this.#derpTlsPort = (
+        await this.#derp.listen({ host: '127.0.0.1', port: 0, tls: { cert: c.cert, key: c.key } })
+      ).port;
+    }
     if (this.#stun !== null) this.#stunPort = await this.#stun.listen({ host: '127.0.0.1', port: 0 });
     if (this.#opts.adminHttp !== false) {
       this.#admin = new AdminHttp(this, this.#opts.adminToken ?? randomBytes(32).toString('hex'), this.#logf);
@@ -246,9 +262,13 @@ export class TestTailnet {
   get controlURL(): string {
     return `http://127.0.0.1:${this.#port}`;
   }
-  /** The embedded DERP server's URL (plain HTTP). */
+  /** The embedded DERP server's URL: HTTPS with the pinned certificate, or plain HTTP. */
   get derpURL(): string {
-    return `${this.controlURL}/derp`;
+    return this.#derpTlsPort > 0 ? `https://127.0.0.1:${this.#derpTlsPort}/derp` : `${this.controlURL}/derp`;
+  }
+  /** The DERP certificate pin (`sha256-raw:<hex>`), or '' without TLS. */
+  get derpCertName(): string {
+    return this.#derpCertName;
   }
   /** The STUN server's UDP port, or -1 when STUN is off. */
   get stunPort(): number {
@@ -267,11 +287,11 @@ export class TestTailnet {
     return this.#state.domain;
   }
   /**
-   * Environment a real tailscaled or Go tsnet program needs to use this tailnet's DERP server,
-   * which speaks plain HTTP: `TS_DEBUG_USE_DERP_HTTP=1`.
+   * Environment a real tailscaled or Go tsnet program needs for this tailnet: nothing with TLS
+   * DERP (the default), `TS_DEBUG_USE_DERP_HTTP=1` with `derpTls: false`.
    */
   get clientEnv(): Record<string, string> {
-    return { TS_DEBUG_USE_DERP_HTTP: '1' };
+    return this.#derpTlsPort > 0 ? {} : { TS_DEBUG_USE_DERP_HTTP: '1' };
   }
   /** The DERP map sent to nodes (`tailcfg.DERPMap` JSON): one region, one node, on 127.0.0.1. */
   get derpMap(): Record<string, unknown> {
@@ -290,7 +310,9 @@ export class TestTailnet {
               IPv4: '127.0.0.1',
               IPv6: 'none',
               STUNPort: this.#stunPort,
-              DERPPort: this.#port,
+              ...(this.#derpTlsPort > 0
+                ? { DERPPort: this.#derpTlsPort, CertName: this.#derpCertName }
+                : { DERPPort: this.#port }),
             },
           ],
         },

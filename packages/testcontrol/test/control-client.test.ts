@@ -35,7 +35,9 @@ describe('TestTailnet with ControlClient', () => {
     expect(nmA.domain).toBe('tailnet.test');
     expect(nmA.packetFilter?.[0]?.SrcIPs).toEqual(['*']);
     const region = nmA.derpMap?.Regions?.get(900);
-    expect(region?.Nodes?.[0]?.DERPPort).toBe(Number(new URL(tailnet.controlURL).port));
+    expect(region?.Nodes?.[0]?.DERPPort).toBe(Number(new URL(tailnet.derpURL).port));
+    expect(region?.Nodes?.[0]?.CertName).toBe(tailnet.derpCertName);
+    expect(tailnet.clientEnv).toEqual({});
     expect(region?.Nodes?.[0]?.STUNPort).toBe(tailnet.stunPort);
     expect([...nmA.userProfiles.values()].map((u) => u.LoginName)).toEqual(['user@example.com']);
     expect(tailnet.nodes().map((n) => [n.hostname, n.online])).toEqual([

@@ -166,3 +166,39 @@ describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tail
     );
   });
 });
+
+describeInterop(
+  'TestTailnet with plain-HTTP DERP (derpTls: false) and real tailscaled',
+  ['tailscaled'],
+  () => {
+    let tailnet: TestTailnet | null = null;
+    let a: Tailscaled | null = null;
+    let b: Tailscaled | null = null;
+    printLogsOnFailure(() => ({ a, b }));
+
+    afterAll(async () => {
+      await b?.close();
+      await a?.close();
+      await tailnet?.close();
+    });
+
+    it('relays through DERP on the control port with TS_DEBUG_USE_DERP_HTTP=1', async () => {
+      tailnet = await TestTailnet.start({ derpTls: false });
+      const t = tailnet;
+      expect(t.clientEnv).toEqual({ TS_DEBUG_USE_DERP_HTTP: '1' });
+      expect(t.derpURL).toBe(`${t.controlURL}/derp`);
+      const key = t.createAuthKey({ reusable: true, ephemeral: true });
+      [a, b] = await Promise.all([
+        startTailscaled({ env: t.clientEnv }),
+        startTailscaled({ env: { ...t.clientEnv, TS_DEBUG_ALWAYS_USE_DERP: '1' } }),
+      ]);
+      await Promise.all([
+        a.up({ loginServer: t.controlURL, authKey: key, hostname: 'plain-a' }),
+        b.up({ loginServer: t.controlURL, authKey: key, hostname: 'plain-b' }),
+      ]);
+      const r = await a.ping(await b.ip4(), { count: 3, untilDirect: false, timeoutSec: 5 });
+      expect(r.pongs[0]?.via, r.stdout + r.stderr).toBe('DERP(test)');
+      expect(t.node('plain-b')?.ephemeral).toBe(true);
+    }, 90_000);
+  },
+);
