@@ -336,12 +336,14 @@ describe('TcpConnection flow control', () => {
 
 describe('RACK-TLP (RFC 8985)', () => {
   const data = new Uint8Array(300_000).map((_, i) => i & 0xff);
-  function bulk(drop: (seg: TcpRepr) => boolean, cfg: Partial<TcpConfig> = {}) {
+  function bulk(drop: (seg: TcpRepr, sender: TcpConnection) => boolean, cfg: Partial<TcpConfig> = {}) {
+    const p: { a?: Side } = {};
     const { a, b, run, clock } = pair({
       client: cfg,
       server: cfg,
-      drop: (s, from) => from === 'a' && drop(s),
+      drop: (s, from) => from === 'a' && drop(s, p.a!.conn),
     });
+    p.a = a;
     a.conn.connect(clock.now());
     run(() => a.established && b.established);
     let off = 0;
@@ -383,8 +385,14 @@ describe('RACK-TLP (RFC 8985)', () => {
 
   it('a lost tail is repaired by a tail loss probe, not an RTO', () => {
     let dropped = 0;
-    const stats = bulk((s) => (s.flags & TCP_FLAG.FIN) !== 0 && s.payload.length > 0 && dropped++ === 0);
-    expect(dropped).toBeGreaterThanOrEqual(1);
+    const stats = bulk((s, sender) => {
+      const start = (s.seq - a0) >>> 0;
+      // Drop the first transmission (new data: seq = SND.MAX) of the last two segments' worth.
+      if (s.payload.length === 0 || start < data.length - 2 * 1228 || s.seq !== sender.sndMax) return false;
+      dropped++;
+      return true;
+    });
+    expect(dropped).toBeGreaterThanOrEqual(2);
     expect(stats.tlps).toBeGreaterThan(0);
     expect(stats.rtos).toBe(0);
   });
@@ -446,5 +454,40 @@ describe('TcpConnection ACK and Nagle timing', () => {
     );
     expect(b.conn.readable).toBe(0);
     expect(b.sent.length).toBe(before + 1);
+  });
+});
+
+describe('receive-window auto-tuning', () => {
+  it('starts small, grows with what the app drains, and stays within the buffer bound', () => {
+    const { a, b, run, clock } = pair({ server: { recvBufferSize: 4 << 20 } });
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    expect(b.conn.rcvSpace).toBe(128 * 1024);
+    const data = new Uint8Array(8 << 20);
+    let off = 0;
+    let maxWnd = 0;
+    run(() => {
+      off += a.conn.send(data.subarray(off), clock.now());
+      maxWnd = Math.max(maxWnd, a.conn.sndWnd);
+      return cat(b.received).length === data.length;
+    });
+    expect(b.conn.rcvSpace).toBeGreaterThan(128 * 1024);
+    expect(b.conn.rcvSpace).toBeLessThanOrEqual(4 << 20);
+    expect(maxWnd).toBeGreaterThan(128 * 1024);
+  });
+
+  it('a reader that never reads holds at most the initial target, not the whole buffer', () => {
+    const { a, b, run, clock } = pair({ server: { recvBufferSize: 4 << 20 } });
+    (b.conn.hooks as { onReadable: () => void }).onReadable = () => {};
+    a.conn.connect(clock.now());
+    run(() => a.established && b.established);
+    const data = new Uint8Array(1 << 20);
+    let off = 0;
+    run(() => {
+      off += a.conn.send(data.subarray(off), clock.now());
+      return false;
+    }, 5_000);
+    expect(b.conn.readable).toBeLessThanOrEqual(128 * 1024);
+    expect(b.conn.readable).toBeGreaterThan(100 * 1024);
   });
 });

@@ -20,6 +20,8 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
 
 /** RFC 5961 §7: at most this many challenge ACKs per second per connection. */
 const CHALLENGE_ACK_LIMIT = 10;
+/** Starting receive window target for auto-tuning (Linux starts near 64 KiB). */
+const INITIAL_RCV_SPACE = 128 * 1024;
 /** RFC 9293 §3.7.1: the MSS assumed when the peer sends none. */
 const DEFAULT_MSS_V4 = 536;
 const DEFAULT_MSS_V6 = 1220;
@@ -78,6 +80,12 @@ export class TcpConnection {
   finReceived = false;
   /** Sequence number of a FIN that arrived out of order, or -1. */
   pendingFin = -1;
+  /** Receive-window auto-tuning: the current target, bytes read since `rcvSpaceTime`, RTT seen by the receiver. */
+  rcvSpace: number;
+  private rcvCopied = 0;
+  private rcvSpaceTime = 0;
+  rcvRtt = 0;
+  private rcvRttSeen = false;
 
   // Negotiated options (RFC 7323, RFC 2018).
   wsOk = false;
@@ -154,6 +162,9 @@ export class TcpConnection {
     this.tsOffset = tsOffset >>> 0;
     this.sendBuf = new SendBuffer(config.sendBufferSize);
     this.recvBuf = new RecvBuffer(config.recvBufferSize);
+    this.rcvSpace = config.autotune
+      ? Math.min(config.recvBufferSize, INITIAL_RCV_SPACE)
+      : config.recvBufferSize;
     this.rtt = new RttEstimator(config.rtoMinMs);
     this.sndMss = Math.min(config.mss, ends.ipv6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
     this.cc = createCongestionControl(config.congestion, this.sndMss);
@@ -220,9 +231,10 @@ export class TcpConnection {
   read(max: number, now: number): Uint8Array {
     const out = this.recvBuf.read(max);
     if (out.length > 0 && this.isSynchronized()) {
+      this.rcvSpaceAdjust(out.length, now);
       // RFC 9293 §3.8.6.2.2: tell the peer once the window has opened by enough.
-      const open = this.recvBuf.free - seqDiff(this.rcvAdvEdge, this.rcvNxt);
-      if (open >= Math.min(this.recvBuf.capacity / 2, 2 * this.sndMss)) {
+      const open = this.rcvWindowLimit() - seqDiff(this.rcvAdvEdge, this.rcvNxt);
+      if (open >= Math.min(this.rcvSpace / 2, 2 * this.sndMss)) {
         this.ackNow = true;
         transmit(this, now);
       }
@@ -530,7 +542,7 @@ export class TcpConnection {
         case 'ESTABLISHED':
         case 'FIN-WAIT-1':
         case 'FIN-WAIT-2':
-          this.receiveText(seq, payload, now);
+          this.receiveText(seq, payload, now, this.tsOk ? seg.tsEcr : undefined);
           break;
         default:
           // CLOSE-WAIT, CLOSING, LAST-ACK: a FIN was already received; ignore the text.
@@ -580,7 +592,15 @@ export class TcpConnection {
     }
     if (this.rackOk && this.isSynchronized()) {
       // RFC 8985 §6.2: update RACK from this ACK, then look for losses by time order.
-      this.rack.onAck(this.sndUna, this.sack, now, this.tsOk ? seg.tsEcr : undefined, (t) => this.tsNow(t));
+      const finEnd = this.finQueued ? seqAdd(this.dataEnd, 1) : -1;
+      this.rack.onAck(
+        this.sndUna,
+        this.sack,
+        now,
+        this.tsOk ? seg.tsEcr : undefined,
+        (t) => this.tsNow(t),
+        finEnd,
+      );
       this.rack.prune(this.sndUna, this.sack);
       this.rackDetect(now);
     }
@@ -705,7 +725,15 @@ export class TcpConnection {
   }
 
   /** Segment text (§3.10.7.4 seventh step), and the ACK policy of RFC 9293 §3.8.6.3 / RFC 5681 §4.2. */
-  private receiveText(seq: number, payload: Uint8Array, now: number): void {
+  private receiveText(seq: number, payload: Uint8Array, now: number, tsEcr: number | undefined): void {
+    // A receiver-side RTT sample from the echoed timestamp (RFC 7323 §4), for auto-tuning.
+    if (tsEcr !== undefined && tsEcr !== 0) {
+      const r = seqDiff(this.tsNow(now), tsEcr);
+      if (r >= 0) {
+        this.rcvRtt = this.rcvRttSeen ? Math.min(this.rcvRtt * 0.875 + r * 0.125, Math.max(r, 1) * 4) : r;
+        this.rcvRttSeen = true;
+      }
+    }
     const offset = seqDiff(seq, this.rcvNxt);
     const n = this.recvBuf.write(offset, payload);
     if (n < 0) {
@@ -953,11 +981,36 @@ export class TcpConnection {
     return s;
   }
 
+  /**
+   * Receive-window growth (dynamic right-sizing, as Linux's tcp_rcv_space_adjust): once per
+   * receiver-side RTT, if the app consumed more than the current target, the target becomes twice
+   * that, up to the buffer's bound. The window therefore follows what the app really drains,
+   * and a slow reader never holds more than it has shown it can take.
+   */
+  private rcvSpaceAdjust(bytes: number, now: number): void {
+    if (!this.config.autotune) return;
+    this.rcvCopied += bytes;
+    const rtt = this.rcvRttSeen ? Math.max(this.rcvRtt, 1) : this.rtt.hasSample ? this.rtt.srtt : 100;
+    if (now - this.rcvSpaceTime < rtt) return;
+    if (this.rcvCopied > this.rcvSpace / 2) {
+      this.rcvSpace = Math.min(Math.max(this.rcvSpace, 2 * this.rcvCopied), this.recvBuf.capacity);
+    }
+    this.rcvCopied = 0;
+    this.rcvSpaceTime = now;
+  }
+
+  /** Largest window the receive side offers now: free space, capped by the auto-tuned target. */
+  private rcvWindowLimit(): number {
+    const free = this.recvBuf.free;
+    if (!this.config.autotune) return free;
+    return Math.max(Math.min(free, this.rcvSpace - this.recvBuf.length), 0);
+  }
+
   /** The window field to send, with receiver SWS avoidance and no shrinking (§3.8.6.2.2). */
   private advertiseWindow(): number {
     const current = Math.max(seqDiff(this.rcvAdvEdge, this.rcvNxt), 0);
-    let wnd = this.recvBuf.free;
-    if (wnd < current + Math.min(this.recvBuf.capacity / 2, this.sndMss)) wnd = current;
+    let wnd = this.rcvWindowLimit();
+    if (wnd < current + Math.min(this.rcvSpace / 2, this.sndMss)) wnd = current;
     wnd = Math.min(wnd, 0xffff << this.rcvShift);
     const field = wnd >>> this.rcvShift;
     const edge = seqAdd(this.rcvNxt, field << this.rcvShift);

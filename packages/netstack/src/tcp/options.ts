@@ -35,6 +35,8 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Offer window scaling (RFC 7323 §2). */
   windowScaling: boolean;
+  /** Grow the advertised window with what the app drains (dynamic right-sizing), up to `recvBufferSize`. */
+  autotune: boolean;
   /** RACK-TLP loss detection (RFC 8985), used when SACK is negotiated. */
   rack: boolean;
   /** Disable Nagle's algorithm (RFC 9293 §3.7.4). */
@@ -63,6 +65,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   windowScaling: true,
   rack: true,
+  autotune: true,
   noDelay: false,
   delayedAckMs: 40, // Linux's minimum; RFC 9293 requires < 0.5 s
   timeWaitMs: 60_000, // MSL of 30 s, as Linux

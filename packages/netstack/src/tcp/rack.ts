@@ -17,6 +17,8 @@ interface TxRecord {
   /** Transmission time (ms). */
   ts: number;
   retransmit: boolean;
+  /** Time of the first transmission of these bytes (equals `ts` unless retransmitted). */
+  firstTs: number;
   /** Delivered (cumulatively ACKed or SACKed), superseded by a later transmission, or marked lost. */
   done: boolean;
 }
@@ -40,14 +42,27 @@ export class Rack {
 
   /** Records a transmission of [start, end). */
   onSend(start: number, end: number, now: number, retransmit: boolean): void {
+    let firstTs = now;
     if (retransmit) {
       for (let i = this.head; i < this.log.length; i++) {
         const r = this.log[i]!;
-        if (!r.done && seqLt(r.start, end) && seqLt(start, r.end)) r.done = true;
+        if (r.done || !(seqLt(r.start, end) && seqLt(start, r.end))) continue;
+        firstTs = Math.min(firstTs, r.firstTs);
+        // Superseded where covered; what the retransmission does not cover keeps its place.
+        const left = seqLt(r.start, start);
+        const right = seqGt(r.end, end);
+        if (!left && !right) r.done = true;
+        else if (left && !right) r.end = start;
+        else if (!left && right) r.start = end;
+        else {
+          this.log.splice(i + 1, 0, { ...r, start: end });
+          r.end = start;
+          i++;
+        }
       }
       this.removeLost(start, end);
     }
-    this.log.push({ start, end, ts: now, retransmit, done: false });
+    this.log.push({ start, end, ts: now, retransmit, firstTs, done: false });
     if (this.log.length - this.head > MAX_RECORDS) this.head++;
     if (this.head > 4096 && this.head * 2 > this.log.length) {
       this.log = this.log.slice(this.head);
@@ -57,8 +72,8 @@ export class Rack {
 
   /**
    * §6.2 steps 1–2: on an ACK, note the most recently sent segment it delivers. `tsEcr` (when
-   * timestamps are on) rules out crediting a retransmission for an ACK of the original (§6.2
-   * step 2, the Karn-like check).
+   * timestamps are on) tells an ACK of the original transmission from one of the retransmission
+   * (§6.2 step 2). `finEnd` is the sequence number just past our FIN, or -1.
    */
   onAck(
     una: number,
@@ -66,29 +81,34 @@ export class Rack {
     now: number,
     tsEcr: number | undefined,
     tsOffsetNow: (t: number) => number,
+    finEnd: number,
   ): void {
     for (let i = this.head; i < this.log.length; i++) {
       const r = this.log[i]!;
       if (r.done) continue;
-      const delivered =
-        seqLe(r.end, una) ||
-        (sack.isSacked(r.start) &&
-          sack.skipSacked(r.start) !== r.start &&
-          seqGe(sack.skipSacked(r.start), r.end));
+      // SACK blocks cover data only: a segment carrying the FIN counts as SACKed without it.
+      const dataEnd = r.end === finEnd ? (r.end - 1) >>> 0 : r.end;
+      const sackedTo = sack.skipSacked(r.start);
+      const delivered = seqLe(r.end, una) || (sackedTo !== r.start && seqGe(sackedTo, dataEnd));
       if (!delivered) continue;
       r.done = true;
-      const rtt = now - r.ts;
+      let ts = r.ts;
+      let rtt = now - r.ts;
       if (r.retransmit) {
-        // An ACK for the original transmission must not be credited to the retransmission.
-        if (tsEcr !== undefined && seqLt(tsEcr, tsOffsetNow(r.ts))) continue;
-        if (tsEcr === undefined && rtt < this.minRtt) continue;
+        // The ACK may be for the original transmission (§6.2 step 2): then it is the original's
+        // send time that orders it, and it gives no RTT sample.
+        const forOriginal = tsEcr !== undefined ? seqLt(tsEcr, tsOffsetNow(r.ts)) : rtt < this.minRtt;
+        if (forOriginal) {
+          ts = r.firstTs;
+          rtt = now - ts;
+        }
       }
-      if (rtt < this.minRtt) this.minRtt = rtt;
+      if (!r.retransmit && rtt < this.minRtt) this.minRtt = rtt;
       // §6.2 step 3: a delivered segment sent before the newest delivered one but with a higher
       // sequence number means the network reordered.
-      if (r.ts < this.xmitTs && seqLt(r.end, this.endSeq)) this.reorderingSeen = true;
-      if (r.ts > this.xmitTs || (r.ts === this.xmitTs && seqGt(r.end, this.endSeq))) {
-        this.xmitTs = r.ts;
+      if (ts < this.xmitTs && seqLt(r.end, this.endSeq)) this.reorderingSeen = true;
+      if (ts > this.xmitTs || (ts === this.xmitTs && seqGt(r.end, this.endSeq))) {
+        this.xmitTs = ts;
         this.endSeq = r.end;
         this.rtt = rtt;
       }
