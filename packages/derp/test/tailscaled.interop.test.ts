@@ -3,8 +3,10 @@
 // self-signed certificate pinned by CertName, plus our STUN responder); both nodes run with
 // TS_DEBUG_ALWAYS_USE_DERP=1 so there is no direct UDP path. `tailscale ping` must say "via DERP",
 // and TCP streams through one node's SOCKS5 proxy to a server behind the other must arrive intact
-// (SHA-256) in both directions, with the bytes counted by our server.
+// (SHA-256) in both directions, with the bytes counted by our server. `tailscale debug derp` (the
+// node's own DERP, TLS and STUN checks) must report no error.
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import {
   describeInterop,
@@ -36,6 +38,7 @@ describeInterop(
     let ts1: Tailscaled | null = null;
     let ts2: Tailscaled | null = null;
     let hostServer: Server | null = null;
+    let v6Server: HttpsServer | null = null;
     const serverLog: string[] = [];
     printLogsOnFailure(() => ({
       'our DERP server': { logs: () => serverLog.join('\n') },
@@ -52,6 +55,15 @@ describeInterop(
         },
       });
       const { port } = await server.listen({ host: '127.0.0.1', tls: { cert: cert.cert, key: cert.key } });
+      // The same server on [::1]:port too (attach), so the node can name a loopback IPv6 address:
+      // `tailscale debug derp` dials IPv6 even for "none", which would leave loopback via DNS.
+      const v6 = createHttpsServer({ cert: cert.cert, key: cert.key });
+      server.attach(v6);
+      await new Promise<void>((resolve, reject) => {
+        v6.once('error', reject);
+        v6.listen(port, '::1', resolve);
+      });
+      v6Server = v6;
       stun = new StunServer();
       const stunPort = await stun.listen({ host: '127.0.0.1', port: 0 });
       const region = {
@@ -64,7 +76,7 @@ describeInterop(
             RegionID: 900,
             HostName: '127.0.0.1',
             IPv4: '127.0.0.1',
-            IPv6: 'none',
+            IPv6: '::1',
             STUNPort: stunPort,
             DERPPort: port,
             CertName: cert.pin,
@@ -91,6 +103,8 @@ describeInterop(
       await ts2?.close();
       await hs?.close();
       await server?.close();
+      v6Server?.closeAllConnections();
+      await new Promise<void>((r) => (v6Server === null ? r() : v6Server.close(() => r())));
       await stun?.close();
       await new Promise<void>((r) => (hostServer === null ? r() : hostServer.close(() => r())));
     });
@@ -103,6 +117,20 @@ describeInterop(
       expect(s.counters.currentClients).toBeGreaterThanOrEqual(2);
       expect(s.counters.handshakeFailures).toBe(0);
     }, 40_000);
+
+    it("`tailscale debug derp` (tailscaled's own DERP and STUN checks) finds no error", async () => {
+      const r = await ts1!.cli(['debug', 'derp', REGION_CODE], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`tailscale debug derp: ${r.stderr}${r.stdout}`);
+      const report = JSON.parse(r.stdout) as {
+        Info: string[] | null;
+        Warnings: string[] | null;
+        Errors: string[] | null;
+      };
+      expect(report.Errors ?? []).toEqual([]);
+      const info = (report.Info ?? []).join('\n');
+      expect(info).toMatch(/Successfully established a DERP connection with node "127\.0\.0\.1"/);
+      expect(info).toMatch(/returned IPv4 STUN response/);
+    }, 70_000);
 
     it('tailscale ping goes via DERP(tsderp), and status shows the relay', async () => {
       const t1 = ts1!;

@@ -375,7 +375,7 @@ export class ServerConn {
           if (dst === 'unknown') this.#maybeNotHere(f.dst, f.packet);
           return;
         }
-        dst.enqueuePacket(f.src, f.packet);
+        dst.enqueuePacket(f.src, keyId(f.src), f.packet, looksLikeDisco(f.packet));
         return;
       }
       case 'Invalid':
@@ -405,7 +405,7 @@ export class ServerConn {
       if (target === 'unknown') this.#maybeNotHere(dst, packet);
       return;
     }
-    target.enqueuePacket(this.key!.raw, packet, disco);
+    target.enqueuePacket(this.key!.raw, this.id!, packet, disco);
   }
 
   /** PeerGone(NotHere) in reply to a disco packet for an unknown peer, at most 1/s (burst 3). */
@@ -421,7 +421,7 @@ export class ServerConn {
    * Queues a RecvPacket from `src` (copied now: the caller's bytes alias a reader buffer). When the
    * queue is full the oldest packet is dropped (`queue_head`).
    */
-  enqueuePacket(src: Uint8Array, packet: Uint8Array, disco = looksLikeDisco(packet)): void {
+  enqueuePacket(src: Uint8Array, srcId: KeyId, packet: Uint8Array, disco: boolean): void {
     const ctx = this.#ctx;
     if (this.#state !== 'Active') {
       ctx.recordDrop(packet.length, 'gone_disconnected');
@@ -436,7 +436,6 @@ export class ServerConn {
       ctx.recordDrop(old.length - RECV_OVERHEAD, 'queue_head');
     }
     q.push(encodeRecvPacket(src, packet));
-    const srcId = keyId(src);
     if (!this.sawSrc.has(srcId)) {
       this.sawSrc.add(srcId);
       ctx.watchPeerGone(srcId, this);
