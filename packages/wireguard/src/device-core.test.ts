@@ -1,0 +1,74 @@
+import { getCryptoProvider, toBase64 } from '@tsnet/core';
+import { describe, expect, it } from 'vitest';
+import { A_IP, B_IP, dataPacket, packetNumber } from '../test/helpers.js';
+import { REJECT_AFTER_TIME_MS } from './constants.js';
+import { DeviceCore } from './device-core.js';
+
+/** Two sans-IO cores driven by hand: a queue for the wire, a loop on pollAt for time. */
+function pair() {
+  const c = getCryptoProvider();
+  const wire: { to: 'a' | 'b'; data: Uint8Array }[] = [];
+  const got: Record<'a' | 'b', Uint8Array[]> = { a: [], b: [] };
+  let now = 0;
+  const mk = (self: 'a' | 'b', other: 'a' | 'b') =>
+    new DeviceCore(
+      { privateKey: c.randomBytes(32), wallNow: () => 1_700_000_000_000 + now, random: () => 0.5 },
+      {
+        sendDatagram: (data, to) => wire.push({ to: to as 'a' | 'b', data }),
+        deliverPacket: (p) => got[self].push(p),
+        event: () => {},
+      },
+    );
+  const a = mk('a', 'b');
+  const b = mk('b', 'a');
+  a.addPeer({ publicKey: b.publicKey, endpoint: 'b', allowedIps: ['10.0.0.2/32'] }, now);
+  b.addPeer({ publicKey: a.publicKey, endpoint: 'a', allowedIps: ['10.0.0.1/32'] }, now);
+  const flush = () => {
+    for (let m = wire.shift(); m !== undefined; m = wire.shift())
+      (m.to === 'a' ? a : b).receiveDatagram(m.data, m.to === 'a' ? 'b' : 'a', now);
+  };
+  /** Advances time to `until`, waking each core at its pollAt. */
+  const run = (until: number) => {
+    for (;;) {
+      const next = Math.min(a.pollAt(), b.pollAt());
+      if (next > until) break;
+      now = Math.max(now, next);
+      a.expireTimers(now);
+      b.expireTimers(now);
+      flush();
+    }
+    now = until;
+  };
+  return { a, b, got, flush, run, wire, now: () => now };
+}
+
+describe('DeviceCore (sans-IO)', () => {
+  it('is driven by bytes in, bytes out and pollAt alone', () => {
+    const { a, b, got, flush, run, now } = pair();
+    expect(a.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    expect(a.sendPacket(dataPacket(A_IP, B_IP, 1), now())).toBe(true);
+    expect(a.pollAt()).toBeLessThan(Number.POSITIVE_INFINITY); // retransmit timer
+    flush();
+    expect(got.b.map(packetNumber)).toEqual([1]);
+    // pollAt is a lower bound: waking early is harmless, and it never moves backwards past now.
+    a.expireTimers(now());
+    expect(a.pollAt()).toBeGreaterThan(now());
+    // Let everything run out: keepalives, then key erasure, then no timers at all.
+    run(10 * REJECT_AFTER_TIME_MS);
+    expect(a.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    expect(b.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    expect(a.counters.internalErrors + b.counters.internalErrors).toBe(0);
+    expect(a.peerStats(toBase64(b.publicKey))!.latestHandshake).toBe(1_700_000_000_000); // wallNow() when it completed (now = 0)
+  });
+
+  it('close() erases keys and makes every input a no-op', () => {
+    const { a, flush, now, wire } = pair();
+    a.sendPacket(dataPacket(A_IP, B_IP, 1), now());
+    flush();
+    a.close();
+    expect(a.sendPacket(dataPacket(A_IP, B_IP, 2), now())).toBe(false);
+    a.receiveDatagram(new Uint8Array(148), 'b', now());
+    expect(wire).toHaveLength(0);
+    expect(a.pollAt()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
