@@ -13,14 +13,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import {
-  type CryptoProvider,
-  type MachinePrivate,
-  MachinePublic,
-  parseBase64,
-  TsnetError,
-  toBase64,
-} from '@tsnet/core';
+import { type CryptoProvider, type MachinePrivate, MachinePublic, TsnetError, toBase64 } from '@tsnet/core';
 import { ControlClosedError, ControlHandshakeError, ControlHttpError } from '../errors.js';
 import { decodeJSON } from '../tailcfg/decode.js';
 import { OverTLSPublicKeyResponseSchema } from '../tailcfg/register.js';
@@ -284,9 +277,4 @@ function upgrade(
     );
     req.end();
   });
-}
-
-/** Decodes the `X-Tailscale-Handshake` value (for servers and tests). */
-export function decodeHandshakeHeader(value: string): Uint8Array | null {
-  return parseBase64(value);
 }
