@@ -1,0 +1,10 @@
+export {
+  type FilterCounters,
+  type FilterOptions,
+  type FilterRuleInput,
+  PacketFilter,
+  parseIpSet,
+  type Verdict,
+} from './filter.js';
+export * from './packet.js';
+export { buildTsmpPacket, buildTsmpReject, handleTsmp, type TsmpCounters, type TsmpResult } from './tsmp.js';
