@@ -10,7 +10,7 @@ function pair() {
   const wire: { to: 'a' | 'b'; data: Uint8Array }[] = [];
   const got: Record<'a' | 'b', Uint8Array[]> = { a: [], b: [] };
   let now = 0;
-  const mk = (self: 'a' | 'b', other: 'a' | 'b') =>
+  const mk = (self: 'a' | 'b') =>
     new DeviceCore(
       { privateKey: c.randomBytes(32), wallNow: () => 1_700_000_000_000 + now, random: () => 0.5 },
       {
@@ -19,8 +19,8 @@ function pair() {
         event: () => {},
       },
     );
-  const a = mk('a', 'b');
-  const b = mk('b', 'a');
+  const a = mk('a');
+  const b = mk('b');
   a.addPeer({ publicKey: b.publicKey, endpoint: 'b', allowedIps: ['10.0.0.2/32'] }, now);
   b.addPeer({ publicKey: a.publicKey, endpoint: 'a', allowedIps: ['10.0.0.1/32'] }, now);
   const flush = () => {
