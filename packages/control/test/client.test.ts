@@ -220,6 +220,29 @@ describe('ControlClient against the in-process control', () => {
     await it.return(undefined);
   });
 
+  it('a 10,000-peer full map (megabytes, one message) crosses Noise records and HTTP/2 intact', async () => {
+    const N = 10_000;
+    const big = Array.from({ length: N }, (_, i) =>
+      node(i + 2, `nodekey:${(i + 2).toString(16).padStart(64, '0')}`, {
+        Hostinfo: { Hostname: `h${i}`, OS: 'linux', Services: [{ Proto: 'peerapi4', Port: 1 }] },
+        Endpoints: ['192.0.2.1:41641', '198.51.100.1:41641'],
+        AllowedIPs: [`100.64.0.${(i + 2) & 255}/32`],
+        Addresses: [`100.64.0.${(i + 2) & 255}/32`],
+      }),
+    );
+    await setup({
+      map: (body, _c, w) => {
+        w.send({ Node: node(1, String(body.NodeKey)), Peers: big });
+      },
+    });
+    client = new ControlClient({ serverURL: fake!.url, machineKey: MachinePrivate.generate(), authKey: 'k' });
+    await client.register();
+    client.start();
+    const nm = await until(() => client!.netmap, 30_000);
+    expect(peers(nm)).toHaveLength(N);
+    expect(peers(nm)[N - 1]!.Hostinfo?.Hostname).toBe(`h${N - 1}`);
+  }, 60_000);
+
   it('lite updates carry endpoints, disco key and PreferredDERP, and are sent only on change', async () => {
     const rec = await setup();
     client = new ControlClient({ serverURL: fake!.url, machineKey: MachinePrivate.generate(), authKey: 'k' });

@@ -55,6 +55,8 @@ export class NoiseHttpClient {
     this.#session = http2.connect(authority, {
       createConnection: () => conn,
       settings: { enablePush: false },
+      // A full map of a large tailnet is several MB on one stream; keep nghttp2 from refusing it.
+      maxSessionMemory: 64,
     });
     let resolveClosed!: () => void;
     this.closed = new Promise((r) => {
