@@ -17,6 +17,10 @@ describe('selfSignedCert', () => {
     expect(c.certName).toBe(`sha256-raw:${createHash('sha256').update(x.raw).digest('hex')}`);
   });
 
+  it('always encodes as valid DER (regression: a serial starting with 0x00 was non-minimal)', () => {
+    for (let i = 0; i < 300; i++) expect(() => new X509Certificate(selfSignedCert().cert)).not.toThrow();
+  });
+
   it('serves TLS that a client trusting it accepts', async () => {
     const c = selfSignedCert();
     const srv = createServer({ cert: c.cert, key: c.key }, (_req, res) => res.end('ok'));

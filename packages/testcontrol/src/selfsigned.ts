@@ -59,7 +59,7 @@ export function selfSignedCert(now = new Date()): SelfSignedCert {
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const sigAlg = seq(oid('1.2.840.10045.4.3.2')); // ecdsa-with-SHA256
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive
+  serial[0] = (serial[0]! & 0x7f) | 0x40; // positive and minimal (DER: no leading zero byte)
   const san = seq(tlv(0x87, Uint8Array.of(127, 0, 0, 1)), tlv(0x82, Buffer.from('localhost', 'ascii')));
   const extensions = tlv(
     0xa3,
