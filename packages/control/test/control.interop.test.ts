@@ -111,6 +111,26 @@ describeInterop('@tsnet/control against headscale v0.29.2', ['headscale', 'tails
     );
   }, 30_000);
 
+  it("RequestTags together with a pre-auth key is refused (headscale's rule), a tagged key works", async () => {
+    await hs.setPolicy({
+      tagOwners: { 'tag:ts': ['alice@'] },
+      acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    });
+    const key = await hs.createPreAuthKey({ user: 'alice' });
+    const c = client({ name: 'ts-tags', authKey: key, tags: ['tag:ts'] });
+    const err = await c.register().catch((e) => e);
+    expect(err).toBeInstanceOf(ControlLoginError);
+    console.log(`headscale on RequestTags + pre-auth key: ${JSON.stringify(err.serverMessage)}`);
+    expect(err.serverMessage).toMatch(/tag/i);
+    const tagged = await hs.createPreAuthKey({ tags: ['tag:ts'] });
+    const t = client({ name: 'ts-tagged', authKey: tagged });
+    await t.register();
+    t.start();
+    const nm = await waitNetmap(t, (n) => n.self !== undefined);
+    expect(nm.self?.Tags).toEqual(['tag:ts']);
+    await hs.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }] });
+  }, 60_000);
+
   it('a real tailscaled peer appears with exactly the addresses its status shows; lite updates reach it; deletion arrives as a removal', async () => {
     const key = await hs.createPreAuthKey({ user: 'alice', reusable: true });
     const c = client({ name: 'ts-watch', authKey: key });
