@@ -12,11 +12,20 @@ import { emptyTcpRepr, TCP_FLAG, type TcpRepr } from '../wire/tcp.js';
 import { RecvBuffer, SendBuffer } from './buffer.js';
 import { type CongestionControl, createCongestionControl } from './congestion.js';
 import type { TcpConfig, TcpErrorCode, TcpHooks, TcpState } from './options.js';
-import { probeLast, transmit } from './output.js';
+import { transmit } from './output.js';
 import { Rack } from './rack.js';
 import { RttEstimator } from './rtt.js';
 import { DUP_THRESH, SackScoreboard } from './sack.js';
+import {
+  emitRst,
+  prepareSegment,
+  rcvSpaceAdjust,
+  rcvWindowLimit,
+  sendSyn,
+  windowShiftFor,
+} from './segments.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+import { runTimers } from './timers.js';
 
 /** RFC 5961 §7: at most this many challenge ACKs per second per connection. */
 const CHALLENGE_ACK_LIMIT = 10;
@@ -26,12 +35,7 @@ const INITIAL_RCV_SPACE = 128 * 1024;
 const DEFAULT_MSS_V4 = 536;
 const DEFAULT_MSS_V6 = 1220;
 
-/** The window shift that lets `bufferSize` be advertised (RFC 7323 §2.3). */
-export function windowShiftFor(bufferSize: number): number {
-  let shift = 0;
-  while (shift < 14 && 0xffff << shift < bufferSize) shift++;
-  return shift;
-}
+export { windowShiftFor };
 
 export interface TcpEndpoints {
   localPort: number;
@@ -82,10 +86,10 @@ export class TcpConnection {
   pendingFin = -1;
   /** Receive-window auto-tuning: the current target, bytes read since `rcvSpaceTime`, RTT seen by the receiver. */
   rcvSpace: number;
-  private rcvCopied = 0;
-  private rcvSpaceTime = 0;
+  rcvCopied = 0;
+  rcvSpaceTime = 0;
   rcvRtt = 0;
-  private rcvRttSeen = false;
+  rcvRttSeen = false;
 
   // Negotiated options (RFC 7323, RFC 2018).
   wsOk = false;
@@ -128,7 +132,7 @@ export class TcpConnection {
   private challengeWindowStart = 0;
   private challengeCount = 0;
   /** Set when the connection was actively opened (for RST in SYN-RECEIVED, RFC 9293 §3.10.7.4). */
-  private active = false;
+  active = false;
 
   /** Per-connection counters, in the spirit of Linux's `ss -ti`. */
   readonly stats = {
@@ -179,7 +183,7 @@ export class TcpConnection {
   connect(now: number): void {
     this.active = true;
     this.state = 'SYN-SENT';
-    this.sendSyn(now);
+    sendSyn(this, now);
     this.rtoAt = now + this.rtt.rto;
   }
 
@@ -196,7 +200,7 @@ export class TcpConnection {
     this.sndWl1 = syn.seq;
     this.state = 'SYN-RECEIVED';
     this.lastRecvAt = now;
-    this.sendSyn(now);
+    sendSyn(this, now);
     this.rtoAt = now + this.rtt.rto;
   }
 
@@ -231,9 +235,9 @@ export class TcpConnection {
   read(max: number, now: number): Uint8Array {
     const out = this.recvBuf.read(max);
     if (out.length > 0 && this.isSynchronized()) {
-      this.rcvSpaceAdjust(out.length, now);
+      rcvSpaceAdjust(this, out.length, now);
       // RFC 9293 §3.8.6.2.2: tell the peer once the window has opened by enough.
-      const open = this.rcvWindowLimit() - seqDiff(this.rcvAdvEdge, this.rcvNxt);
+      const open = rcvWindowLimit(this) - seqDiff(this.rcvAdvEdge, this.rcvNxt);
       if (open >= Math.min(this.rcvSpace / 2, 2 * this.sndMss)) {
         this.ackNow = true;
         transmit(this, now);
@@ -285,7 +289,7 @@ export class TcpConnection {
   /** ABORT (RFC 9293 §3.10.5): a RST in synchronized states, then CLOSED. */
   abort(): void {
     if (this.isSynchronized() || this.state === 'SYN-RECEIVED') {
-      this.emitRst(this.sndNxt, 0, false);
+      emitRst(this, this.sndNxt, 0, false);
     }
     if (this.state !== 'CLOSED') this.enterClosed(null);
   }
@@ -373,7 +377,7 @@ export class TcpConnection {
     const hasAck = (f & TCP_FLAG.ACK) !== 0;
     // First, the ACK bit: it must acknowledge our SYN and nothing beyond.
     if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
-      if ((f & TCP_FLAG.RST) === 0) this.emitRst(seg.ack, 0, false);
+      if ((f & TCP_FLAG.RST) === 0) emitRst(this, seg.ack, 0, false);
       return;
     }
     // Second, RST: with an acceptable ACK the connection was refused; without, drop.
@@ -401,7 +405,7 @@ export class TcpConnection {
       this.sndWnd = seg.window;
       this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
-      this.sendSyn(now);
+      sendSyn(this, now);
     }
   }
 
@@ -503,7 +507,7 @@ export class TcpConnection {
         this.established();
         if (this.finQueued) this.state = 'FIN-WAIT-1';
       } else {
-        this.emitRst(seg.ack, 0, false);
+        emitRst(this, seg.ack, 0, false);
         return;
       }
     } else if (!this.processAck(seg, seq, payload.length, now)) {
@@ -703,7 +707,7 @@ export class TcpConnection {
   }
 
   /** RFC 8985 §6.2 step 5 (and §6.3 when the reordering timer fires): a loss starts recovery. */
-  private rackDetect(now: number): void {
+  rackDetect(now: number): void {
     if (this.rack.detectLoss(now, this.inRecovery, this.rtt.srtt) && !this.inRecovery) {
       const fresh = seqGt(this.sndUna, this.recoveryPoint) || this.sndUna === this.recoveryPoint;
       if (fresh) this.enterRecovery(now);
@@ -711,7 +715,7 @@ export class TcpConnection {
   }
 
   /** Fast retransmit and the start of fast recovery (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4). */
-  private enterRecovery(now: number): void {
+  enterRecovery(now: number): void {
     this.stats.recoveries++;
     this.inRecovery = true;
     this.tlpAt = Number.POSITIVE_INFINITY;
@@ -781,7 +785,7 @@ export class TcpConnection {
   }
 
   /** RFC 5961 §3.2, §4.2, §5.2: a rate-limited challenge ACK. */
-  private challengeAck(now: number): void {
+  challengeAck(now: number): void {
     if (now - this.challengeWindowStart >= 1000) {
       this.challengeWindowStart = now;
       this.challengeCount = 0;
@@ -830,120 +834,14 @@ export class TcpConnection {
     this.cc = createCongestionControl(c.congestion, this.sndMss);
   }
 
-  // ---------------------------------------------------------------- timers
+  // ---------------------------------------------------------------- timers (timers.ts)
 
   /** Runs whatever timers are due at `now`. */
   onTimer(now: number): void {
-    if (now >= this.timeWaitAt) {
-      // RFC 9293 §3.10.8: the TIME-WAIT timeout deletes the TCB.
-      this.enterClosed(null);
-      return;
-    }
-    if (now >= this.rtoAt) this.onRto(now);
-    if (this.isClosed()) return;
-    if (now >= this.rack.timerAt) {
-      this.rack.timerAt = Number.POSITIVE_INFINITY;
-      if (this.rackOk) this.rackDetect(now);
-    }
-    if (now >= this.tlpAt) this.onTlp(now);
-    if (now >= this.delAckAt) {
-      this.delAckAt = Number.POSITIVE_INFINITY;
-      this.ackNow = true;
-    }
-    if (now >= this.persistAt) this.onPersist(now);
-    if (now >= this.keepAt) {
-      this.onKeepalive(now);
-      if (this.isClosed()) return;
-    }
-    transmit(this, now);
+    runTimers(this, now);
   }
 
-  /** RFC 6298 §5.4–5.7: retransmission timeout. */
-  private onRto(now: number): void {
-    this.retries++;
-    this.stats.rtos++;
-    const limit = this.isSynchronized() ? this.config.maxRetries : this.config.synRetries;
-    if (this.retries > limit) {
-      // RFC 9293 §3.8.3 R2: give up; a passive half-open connection just disappears.
-      this.enterClosed(this.state === 'SYN-RECEIVED' && !this.active ? null : 'ETIMEDOUT');
-      return;
-    }
-    this.rtt.backOff();
-    this.rttSeq = -1;
-    this.rtoAt = now + this.rtt.rto;
-    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
-      this.sendSyn(now);
-      return;
-    }
-    // RFC 5681 §3.1 (eq. 4): cwnd to one segment. Go back to SND.UNA (RFC 6582 §3.2 step 1:
-    // recover = SND.MAX). RFC 6675 §5.1 lets the SACK information guide the go-back, so SACKed
-    // bytes are skipped; but a second timeout on the same SND.UNA suggests the receiver reneged
-    // (RFC 2018 §8), and then the scoreboard is forgotten.
-    this.cc.onRto(now, seqDiff(this.sndMax, this.sndUna));
-    this.inRecovery = false;
-    this.dupAcks = 0;
-    this.recoveryPoint = this.sndMax;
-    if (this.retries > 1) this.sack.clear();
-    this.rack.reset();
-    this.tlpAt = Number.POSITIVE_INFINITY;
-    this.tlpOutstanding = false;
-    this.sndNxt = this.sndUna;
-    this.highRxt = this.sndUna;
-  }
-
-  /** RFC 8985 §7.3: the tail loss probe — new data if the window allows, else the last segment. */
-  private onTlp(now: number): void {
-    this.tlpAt = Number.POSITIVE_INFINITY;
-    if (!this.isSynchronized() || this.inRecovery || this.sndMax === this.sndUna) return;
-    this.tlpOutstanding = true;
-    this.rtoAt = now + this.rtt.rto;
-    const canSendNew =
-      seqLt(this.sndNxt, this.dataEnd) &&
-      this.sndNxt === this.sndMax &&
-      seqLt(this.sndNxt, seqAdd(this.sndUna, this.sndWnd));
-    if (canSendNew) {
-      this.tlpForce = true;
-      return; // transmit() (run by onTimer) sends it
-    }
-    this.stats.tlps++;
-    probeLast(this, now);
-  }
-
-  /** RFC 9293 §3.8.6.1: a zero-window probe (an old sequence number, so the peer must ACK). */
-  private onPersist(now: number): void {
-    this.persistAt = Number.POSITIVE_INFINITY;
-    if (this.sndWnd > 0) {
-      // The window is open but too small for sender SWS avoidance: the override timeout.
-      this.persistOverride = true;
-      return;
-    }
-    this.emitProbe(now);
-    this.persistBackoff = Math.min(this.persistBackoff + 1, 10);
-    this.persistAt = now + Math.min(this.rtt.rto * 2 ** this.persistBackoff, 60_000);
-  }
-
-  /** RFC 9293 §3.8.4: after the idle time, probe; after `keepCount` unanswered probes, fail. */
-  private onKeepalive(now: number): void {
-    const c = this.config;
-    const idle = now - this.lastRecvAt;
-    if (!this.keepAlive || !(this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT')) {
-      this.keepAt = this.keepAlive ? now + c.keepIdleMs : Number.POSITIVE_INFINITY;
-      return;
-    }
-    if (idle < c.keepIdleMs && this.keepProbes === 0) {
-      this.keepAt = this.lastRecvAt + c.keepIdleMs;
-      return;
-    }
-    if (this.keepProbes >= c.keepCount) {
-      this.enterClosed('ETIMEDOUT');
-      return;
-    }
-    this.keepProbes++;
-    this.emitProbe(now);
-    this.keepAt = now + c.keepIntervalMs;
-  }
-
-  // ---------------------------------------------------------------- segment construction
+  // ---------------------------------------------------------------- segment construction (segments.ts)
 
   /** TSval for `now` (RFC 7323 §5.4: a millisecond clock with a per-connection offset). */
   tsNow(now: number): number {
@@ -952,120 +850,6 @@ export class TcpConnection {
 
   /** Fills the common fields of the scratch segment: ACK, window, timestamps. */
   prepare(seq: number, flags: number, now: number): TcpRepr {
-    const s = this.seg;
-    s.seq = seq;
-    s.flags = flags;
-    s.mss = undefined;
-    s.windowShift = undefined;
-    s.sackPermitted = false;
-    s.sack.length = 0;
-    s.urgent = 0;
-    if (flags & TCP_FLAG.ACK) {
-      s.ack = this.rcvNxt;
-      s.window = this.advertiseWindow();
-      this.lastAckSent = this.rcvNxt;
-      this.ackNow = false;
-      this.segsSinceAck = 0;
-      this.delAckAt = Number.POSITIVE_INFINITY;
-    } else {
-      s.ack = 0;
-      s.window = 0;
-    }
-    if (this.tsOk) {
-      s.tsVal = this.tsNow(now);
-      s.tsEcr = flags & TCP_FLAG.ACK ? this.tsRecent : 0;
-    } else {
-      s.tsVal = undefined;
-      s.tsEcr = undefined;
-    }
-    return s;
-  }
-
-  /**
-   * Receive-window growth (dynamic right-sizing, as Linux's tcp_rcv_space_adjust): once per
-   * receiver-side RTT, if the app consumed more than the current target, the target becomes twice
-   * that, up to the buffer's bound. The window therefore follows what the app really drains,
-   * and a slow reader never holds more than it has shown it can take.
-   */
-  private rcvSpaceAdjust(bytes: number, now: number): void {
-    if (!this.config.autotune) return;
-    this.rcvCopied += bytes;
-    const rtt = this.rcvRttSeen ? Math.max(this.rcvRtt, 1) : this.rtt.hasSample ? this.rtt.srtt : 100;
-    if (now - this.rcvSpaceTime < rtt) return;
-    if (this.rcvCopied > this.rcvSpace / 2) {
-      this.rcvSpace = Math.min(Math.max(this.rcvSpace, 2 * this.rcvCopied), this.recvBuf.capacity);
-    }
-    this.rcvCopied = 0;
-    this.rcvSpaceTime = now;
-  }
-
-  /** Largest window the receive side offers now: free space, capped by the auto-tuned target. */
-  private rcvWindowLimit(): number {
-    const free = this.recvBuf.free;
-    if (!this.config.autotune) return free;
-    return Math.max(Math.min(free, this.rcvSpace - this.recvBuf.length), 0);
-  }
-
-  /** The window field to send, with receiver SWS avoidance and no shrinking (§3.8.6.2.2). */
-  private advertiseWindow(): number {
-    const current = Math.max(seqDiff(this.rcvAdvEdge, this.rcvNxt), 0);
-    let wnd = this.rcvWindowLimit();
-    if (wnd < current + Math.min(this.rcvSpace / 2, this.sndMss)) wnd = current;
-    wnd = Math.min(wnd, 0xffff << this.rcvShift);
-    const field = wnd >>> this.rcvShift;
-    const edge = seqAdd(this.rcvNxt, field << this.rcvShift);
-    this.rcvAdvEdge = seqMax(edge, this.rcvAdvEdge);
-    return field;
-  }
-
-  /** SYN (active) or SYN-ACK (passive, or simultaneous open) with our options. */
-  private sendSyn(now: number): void {
-    const c = this.config;
-    const synAck = this.state === 'SYN-RECEIVED';
-    const s = this.prepare(this.iss, synAck ? TCP_FLAG.SYN | TCP_FLAG.ACK : TCP_FLAG.SYN, now);
-    // RFC 7323 §2.2: the window in a SYN is not scaled.
-    s.window = Math.min(this.recvBuf.free, 0xffff);
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, s.window);
-    s.mss = c.mss;
-    // On SYN-ACK, options are echoed only if the peer offered them.
-    const ws = synAck ? this.wsOk : c.windowScaling;
-    if (ws) s.windowShift = windowShiftFor(c.recvBufferSize);
-    s.sackPermitted = synAck ? this.sackOk : c.sack;
-    const ts = synAck ? this.tsOk : c.timestamps;
-    if (ts) {
-      s.tsVal = this.tsNow(now);
-      s.tsEcr = synAck ? this.tsRecent : 0;
-    } else {
-      s.tsVal = undefined;
-      s.tsEcr = undefined;
-    }
-    s.payload = s.payload.subarray(0, 0);
-    this.hooks.output(s);
-    if (seqLe(this.sndMax, this.iss)) this.sndMax = seqAdd(this.iss, 1);
-    this.sndNxt = seqAdd(this.iss, 1);
-  }
-
-  /** A RST with the given sequence (and ACK, when `withAck`). */
-  private emitRst(seq: number, ack: number, withAck: boolean): void {
-    const s = this.seg;
-    s.seq = seq;
-    s.ack = withAck ? ack : 0;
-    s.flags = TCP_FLAG.RST | (withAck ? TCP_FLAG.ACK : 0);
-    s.window = 0;
-    s.mss = undefined;
-    s.windowShift = undefined;
-    s.sackPermitted = false;
-    s.sack.length = 0;
-    s.tsVal = undefined;
-    s.tsEcr = undefined;
-    s.payload = s.payload.subarray(0, 0);
-    this.hooks.output(s);
-  }
-
-  /** An ACK carrying SND.UNA − 1: the peer must answer with an ACK (keepalive, zero-window probe). */
-  private emitProbe(now: number): void {
-    const s = this.prepare(seqAdd(this.sndUna, -1), TCP_FLAG.ACK, now);
-    s.payload = s.payload.subarray(0, 0);
-    this.hooks.output(s);
+    return prepareSegment(this, seq, flags, now);
   }
 }
