@@ -315,6 +315,30 @@ describe('simulation: two devices over ChannelBind', () => {
     await b.close();
   });
 
+  it.each([0, 0.05, 0.15, 0.3])(
+    'seeded loss %f both ways: the handshake completes and delivery tracks the loss rate',
+    async (loss) => {
+      const { clock, a, b, tunB } = await makePair({ net: { loss, seed: 1234 } });
+      let handshakeAt = -1;
+      a.on('handshake', () => {
+        if (handshakeAt < 0) handshakeAt = clock.now();
+      });
+      // One packet per 100 ms for 60 s: the first ones also drive the handshake (retried every ~5 s).
+      for (let i = 1; i <= 600; i++) {
+        a.send(dataPacket(A_IP, B_IP, i));
+        clock.advance(100);
+      }
+      expect(handshakeAt).toBeGreaterThan(0);
+      expect(handshakeAt - 1000).toBeLessThan(30_000);
+      const sentAfter = 600 - Math.ceil((handshakeAt - 1000) / 100);
+      const got = tunB.received.map(packetNumber).filter((n) => n > 600 - sentAfter + 1).length;
+      expect(got / sentAfter).toBeGreaterThan(1 - loss - 0.08);
+      expect(b.counters.internalErrors + a.counters.internalErrors).toBe(0);
+      await a.close();
+      await b.close();
+    },
+  );
+
   it('roaming: the endpoint follows authenticated packets', async () => {
     const { clock, net, a, b, tunA, bindA, aKey } = await makePair();
     const moves: string[] = [];
