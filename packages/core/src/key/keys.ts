@@ -28,28 +28,36 @@ function checkLength(bytes: Uint8Array, what: string): void {
     throw new RangeError(`${what} must be ${KEY_SIZE} bytes, got ${bytes.length}`);
 }
 
-/** Parses `<prefix>` + 64 hex; `shown` is what the error may reveal of the input. */
-function parsePrefixedHex(text: string, prefix: string, what: string, shown: string): Uint8Array {
+/** How an error may show the input: quoted for public keys, not at all for secrets. */
+function shown(text: string, secret: boolean): string {
+  return secret ? '(redacted)' : quoteInput(text);
+}
+
+/** Parses `<prefix>` + 64 hex; for a secret, errors never echo the input. */
+function parsePrefixedHex(text: string, prefix: string, what: string, secret: boolean): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`${what} text must be a string`);
   if (!text.startsWith(prefix))
-    throw new ParseError(what, `invalid ${what} ${shown}: missing "${prefix}" prefix`);
+    throw new ParseError(what, `invalid ${what} ${shown(text, secret)}: missing "${prefix}" prefix`);
   const hex = text.slice(prefix.length);
   if (hex.length !== KEY_SIZE * 2) {
     throw new ParseError(
       what,
-      `invalid ${what} ${shown}: want ${KEY_SIZE * 2} hex digits, got ${hex.length}`,
+      `invalid ${what} ${shown(text, secret)}: want ${KEY_SIZE * 2} hex digits, got ${hex.length}`,
     );
   }
   const bytes = parseHex(hex);
-  if (bytes === null) throw new ParseError(what, `invalid ${what} ${shown}: not hex`);
+  if (bytes === null) throw new ParseError(what, `invalid ${what} ${shown(text, secret)}: not hex`);
   return bytes;
 }
 
-function parseKeyBase64(text: string, what: string, shown: string): Uint8Array {
+function parseKeyBase64(text: string, what: string, secret: boolean): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`${what} text must be a string`);
   const bytes = parseBase64(text);
   if (bytes === null || bytes.length !== KEY_SIZE) {
-    throw new ParseError(what, `invalid ${what} ${shown}: want ${KEY_SIZE} bytes in standard base64`);
+    throw new ParseError(
+      what,
+      `invalid ${what} ${shown(text, secret)}: want ${KEY_SIZE} bytes in standard base64`,
+    );
   }
   return Uint8Array.from(bytes);
 }
@@ -179,10 +187,10 @@ export class NodePublic extends PublicKeyBase {
     return new NodePublic(Uint8Array.from(bytes));
   }
   static parse(text: string): NodePublic {
-    return new NodePublic(parsePrefixedHex(text, 'nodekey:', 'node public key', quoteInput(text)));
+    return new NodePublic(parsePrefixedHex(text, 'nodekey:', 'node public key', false));
   }
   static fromBase64(text: string): NodePublic {
-    return new NodePublic(parseKeyBase64(text, 'node public key', quoteInput(text)));
+    return new NodePublic(parseKeyBase64(text, 'node public key', false));
   }
   static zero(): NodePublic {
     return new NodePublic(new Uint8Array(KEY_SIZE));
@@ -199,11 +207,11 @@ export class NodePrivate extends PrivateKeyBase {
     return new NodePrivate(Uint8Array.from(bytes));
   }
   static parse(text: string): NodePrivate {
-    return new NodePrivate(parsePrefixedHex(text, 'privkey:', 'node private key', '(redacted)'));
+    return new NodePrivate(parsePrefixedHex(text, 'privkey:', 'node private key', true));
   }
   /** WireGuard's base64 private key form (as `wg genkey` prints). */
   static fromBase64(text: string): NodePrivate {
-    return new NodePrivate(parseKeyBase64(text, 'node private key', '(redacted)'));
+    return new NodePrivate(parseKeyBase64(text, 'node private key', true));
   }
   static zero(): NodePrivate {
     return new NodePrivate(new Uint8Array(KEY_SIZE));
@@ -231,7 +239,7 @@ export class MachinePublic extends PublicKeyBase {
     return new MachinePublic(Uint8Array.from(bytes));
   }
   static parse(text: string): MachinePublic {
-    return new MachinePublic(parsePrefixedHex(text, 'mkey:', 'machine public key', quoteInput(text)));
+    return new MachinePublic(parsePrefixedHex(text, 'mkey:', 'machine public key', false));
   }
   static zero(): MachinePublic {
     return new MachinePublic(new Uint8Array(KEY_SIZE));
@@ -248,7 +256,7 @@ export class MachinePrivate extends PrivateKeyBase {
     return new MachinePrivate(Uint8Array.from(bytes));
   }
   static parse(text: string): MachinePrivate {
-    return new MachinePrivate(parsePrefixedHex(text, 'privkey:', 'machine private key', '(redacted)'));
+    return new MachinePrivate(parsePrefixedHex(text, 'privkey:', 'machine private key', true));
   }
   static zero(): MachinePrivate {
     return new MachinePrivate(new Uint8Array(KEY_SIZE));
@@ -271,7 +279,7 @@ export class DiscoPublic extends PublicKeyBase {
     return new DiscoPublic(Uint8Array.from(bytes));
   }
   static parse(text: string): DiscoPublic {
-    return new DiscoPublic(parsePrefixedHex(text, 'discokey:', 'disco public key', quoteInput(text)));
+    return new DiscoPublic(parsePrefixedHex(text, 'discokey:', 'disco public key', false));
   }
   static zero(): DiscoPublic {
     return new DiscoPublic(new Uint8Array(KEY_SIZE));
@@ -302,6 +310,6 @@ export class ChallengePublic extends PublicKeyBase {
     return new ChallengePublic(Uint8Array.from(bytes));
   }
   static parse(text: string): ChallengePublic {
-    return new ChallengePublic(parsePrefixedHex(text, 'chalpub:', 'challenge public key', quoteInput(text)));
+    return new ChallengePublic(parsePrefixedHex(text, 'chalpub:', 'challenge public key', false));
   }
 }
