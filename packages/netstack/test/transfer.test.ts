@@ -107,3 +107,31 @@ describe('bulk transfer with equal SHA-256', () => {
     });
   }
 });
+
+describe('many connections at once', () => {
+  it('40 concurrent echo connections through 3% loss and reordering all complete intact', async () => {
+    const { clock, a, b } = twoStacks({
+      pipe: { faults: { loss: 0.03, reorder: 0.02 }, seed: 21, delayMs: 5 },
+    });
+    a.listen({ port: 7, backlog: 64 }, (s) => s.pipe(s));
+    let done = 0;
+    const size = 50_000;
+    for (let i = 0; i < 40; i++) {
+      const payload = pattern(size, i + 1);
+      const sock = b.connect({ host: i % 2 ? A4 : A6, port: 7 });
+      const h = createHash('sha256');
+      sock.on('data', (d: Buffer) => h.update(d));
+      sock.on('end', () => {
+        if (h.digest('hex') === createHash('sha256').update(payload).digest('hex')) done++;
+      });
+      sock.on('error', (e) => {
+        throw e;
+      });
+      sock.end(payload);
+    }
+    await runUntil(clock, () => done === 40, 600_000);
+    expect(done).toBe(40);
+    // Every connection drains out of the tables once TIME-WAIT passes.
+    await runUntil(clock, () => a.connectionCount + b.connectionCount === 0, 200_000);
+  });
+});

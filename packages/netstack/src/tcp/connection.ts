@@ -5,8 +5,10 @@
  *
  * Read in this order: `handle` (RFC 9293 §3.10.7, "SEGMENT ARRIVES", one branch per state), then
  * `processAck` (ACK processing, RFC 5961 §5, RFC 5681/6582/6675 loss detection), then
- * `transmit` in output.ts (what goes out: data, retransmissions, ACKs), then `onTimer`
- * (RTO RFC 6298, delayed ACK, persist, keepalive, TIME-WAIT).
+ * `transmit` in output.ts (what goes out: data, retransmissions, ACKs), then timers.ts
+ * (RTO RFC 6298, RACK-TLP, delayed ACK, persist, keepalive, TIME-WAIT); segments.ts builds the
+ * segments (options, advertised window). sack.ts, rack.ts and congestion.ts hold the loss and
+ * congestion machinery.
  */
 import { emptyTcpRepr, TCP_FLAG, type TcpRepr } from '../wire/tcp.js';
 import { RecvBuffer, SendBuffer } from './buffer.js';
