@@ -90,6 +90,22 @@ export function parseKeyInput(name: string, key: KeyInput): Uint8Array {
   return k;
 }
 
+/**
+ * The sans-IO device. Feed it datagrams, IP packets and time; it calls `output` synchronously.
+ *
+ * @example
+ * ```ts
+ * const core = new DeviceCore({ privateKey }, {
+ *   sendDatagram: (data, to) => socket.send(data, to),
+ *   deliverPacket: (ip) => stack.input(ip),
+ *   event: (e) => log(e.type),
+ * });
+ * core.addPeer({ publicKey, endpoint: '192.0.2.1:51820', allowedIps: ['10.0.0.0/24'] }, now());
+ * core.sendPacket(ipPacket, now());            // starts the handshake, queues the packet
+ * core.receiveDatagram(datagram, from, now()); // for every datagram from the network
+ * if (now() >= core.pollAt()) core.expireTimers(now());
+ * ```
+ */
 export class DeviceCore {
   readonly #ctx: DeviceContext;
   readonly #peers = new Map<string, Peer>();
