@@ -145,6 +145,40 @@ describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tail
     expect(r.method).toBe('HEAD');
   });
 
+  it('applies a policy in real tailscaled: app capabilities in whois, peers hidden', async () => {
+    const t = tailnet!;
+    t.setPolicy({
+      grants: [
+        { src: ['host:ts1'], dst: ['host:ts2'], ip: ['*'], app: { 'example.com/cap/x': [{ k: 'v' }] } },
+        { src: ['host:ts1'], dst: ['*'], ip: ['*'] },
+      ],
+    });
+    const ip1 = await ts1!.ip4();
+    await waitUntil(
+      'ts2 to see only ts1, with the app capability',
+      async () => {
+        const st = await ts2!.status();
+        const names = Object.values(st.Peer ?? {}).map((p) => p.HostName);
+        if (names.length !== 1 || names[0] !== 'ts1') return false;
+        const who = await ts2!.whois(ip1);
+        return JSON.stringify(who.CapMap ?? {}).includes('example.com/cap/x');
+      },
+      { timeoutMs: 20_000 },
+    );
+    const who = await ts2!.whois(ip1);
+    expect(who.CapMap).toEqual({ 'example.com/cap/x': [{ k: 'v' }] });
+    const st1 = await ts1!.status();
+    expect(Object.values(st1.Peer ?? {}).length).toBe(4);
+    t.setPolicy(null);
+    await waitUntil(
+      'ts2 to see everyone again',
+      async () => Object.keys((await ts2!.status()).Peer ?? {}).length === 4,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+  });
+
   it('shows an expired node as expired to its peers', async () => {
     const t = tailnet!;
     t.expireNode('tsderp');
@@ -199,6 +233,19 @@ describeInterop(
       const r = await a.ping(await b.ip4(), { count: 3, untilDirect: false, timeoutSec: 5 });
       expect(r.pongs[0]?.via, r.stdout + r.stderr).toBe('DERP(test)');
       expect(t.node('plain-b')?.ephemeral).toBe(true);
+      const out = await b.cli(['logout']);
+      expect(out.code, out.stderr).toBe(0);
+      await t
+        .waitForNode(() => t.node('plain-b') === undefined, { timeoutMs: 10_000 })
+        .catch(() => undefined);
+      await waitUntil(
+        'plain-b to be gone from control and from plain-a',
+        async () => {
+          if (t.node('plain-b') !== undefined) return false;
+          return !Object.values((await a!.status()).Peer ?? {}).some((p) => p.HostName === 'plain-b');
+        },
+        { timeoutMs: 20_000 },
+      );
     }, 90_000);
   },
 );
