@@ -556,7 +556,10 @@ export class ServerConn {
   close(): void {
     if (this.#state === 'Closed') return;
     this.flush();
-    this.transport.end();
+    const t = this.transport;
+    t.end();
+    // A peer that never finishes the close must not hold the server: destroy after 1 s.
+    if (!t.closed) setTimeout(() => t.destroy(), 1000).unref();
     this.#onClose(false);
   }
 
