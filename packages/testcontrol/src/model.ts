@@ -30,6 +30,9 @@ export interface UserInfo {
   readonly created: Date;
 }
 
+/** Interactive logins kept waiting at once; the oldest is rejected beyond this. */
+export const MAX_PENDING_LOGINS = 1000;
+
 /** The special owner of tagged nodes, as Tailscale shows them. */
 export const TAGGED_DEVICES_LOGIN = 'tagged-devices';
 
@@ -441,6 +444,13 @@ export class TailnetState extends EventEmitter {
   startLogin(nodeKey: NodePublic, hostname: string): PendingLogin {
     const nk = nodeKey.toString();
     for (const l of this.#logins.values()) if (l.nodeKey === nk && l.state === 'pending') return l;
+    // Bounded: anyone who can reach the server can start logins with fresh node keys.
+    const pending = [...this.#logins.values()].filter((l) => l.state === 'pending');
+    if (pending.length >= MAX_PENDING_LOGINS) {
+      const oldest = pending[0]!;
+      this.settleLogin(oldest.id, 'rejected');
+      this.#logins.delete(oldest.id);
+    }
     const id = randomBytes(16).toString('hex');
     const rec: LoginRec = {
       id,

@@ -49,6 +49,8 @@ export interface NoiseUpgradeOptions {
   earlyPayload: boolean;
   /** Refuse protocol versions below this (closed after the handshake, as headscale does). */
   minVersion: number;
+  /** Noise connections open at once (default 1024); more are refused with 503. */
+  maxConnections?: number;
 }
 
 /** Counters of the transport. */
@@ -56,6 +58,7 @@ export interface NoiseStats {
   upgrades: number;
   handshakeFailures: number;
   open: number;
+  refusedBusy: number;
 }
 
 function rawResponse(socket: Duplex, status: string, body: string): void {
@@ -68,7 +71,7 @@ function rawResponse(socket: Duplex, status: string, body: string): void {
 export class NoiseUpgrader {
   readonly #o: NoiseUpgradeOptions;
   readonly #conns = new Set<NoiseConn>();
-  readonly stats: NoiseStats = { upgrades: 0, handshakeFailures: 0, open: 0 };
+  readonly stats: NoiseStats = { upgrades: 0, handshakeFailures: 0, open: 0, refusedBusy: 0 };
 
   constructor(o: NoiseUpgradeOptions) {
     this.#o = o;
@@ -77,6 +80,11 @@ export class NoiseUpgrader {
   /** Handles an HTTP upgrade request for `/ts2021`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Uint8Array): void {
     socket.on('error', () => {});
+    if (this.#conns.size >= (this.#o.maxConnections ?? 1024)) {
+      this.stats.refusedBusy++;
+      rawResponse(socket, '503 Service Unavailable', 'too many connections\n');
+      return;
+    }
     const u = new URL(req.url ?? '/', 'http://x');
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     let initB64: string | null;
