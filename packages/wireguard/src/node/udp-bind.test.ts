@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { A_IP, B_IP, dataPacket, packetNumber, waitFor } from '../../test/helpers.js';
 import { Device } from '../device.js';
 import { ChannelTun } from '../testing/index.js';
+import { deviceFromConfig } from './from-config.js';
 import { parseUdpEndpoint, UdpBind } from './udp-bind.js';
 
 describe('UdpBind', () => {
@@ -65,6 +66,40 @@ describe('UdpBind', () => {
         },
         8000,
       );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('deviceFromConfig listens on ListenPort and talks to a peer from the file', async () => {
+    const c = getCryptoProvider();
+    const privA = c.randomBytes(32);
+    const b = new Device({
+      privateKey: c.randomBytes(32),
+      bind: new UdpBind({ host4: '127.0.0.1', host6: false }),
+      tun: new ChannelTun(),
+    });
+    const probe = new UdpBind({ host4: '127.0.0.1', host6: false });
+    await probe.open(() => {});
+    const port = probe.port; // a free port for ListenPort
+    await probe.close();
+    await b.up();
+    const a = deviceFromConfig(
+      `[Interface]\nPrivateKey = ${toBase64(privA)}\nListenPort = ${port}\n\n[Peer]\nPublicKey = ${toBase64(b.publicKey)}\nAllowedIPs = 10.0.0.2/32\n`,
+      { tun: new ChannelTun() },
+    );
+    try {
+      await a.up();
+      b.addPeer({
+        publicKey: toBase64(a.publicKey),
+        endpoint: `127.0.0.1:${port}`,
+        allowedIps: ['10.0.0.1/32'],
+      });
+      const hs = a.waitForHandshake(undefined, 5000);
+      b.send(dataPacket(B_IP, A_IP, 1));
+      await hs; // A answered B's initiation on ListenPort
+      expect(a.peerStats(b.publicKey)!.endpoint).toMatch(/^127\.0\.0\.1:/);
     } finally {
       await a.close();
       await b.close();
