@@ -6,24 +6,25 @@
  *
  * Inbound, in processing order: `deliverPacket` → IPv4/IPv6 header checks (RFC 791, RFC 8200;
  * fragments to the reassembler) → our address? → TCP (`tcpInput`), UDP (`udpInput`),
- * ICMP (`icmpv4Input`/`icmpv6Input`). Outbound: `sendIp` writes the IP header in front of the
+ * ICMP (icmp.ts). Outbound: `sendIp` writes the IP header in front of the
  * transport bytes and hands the packet to the link.
  */
 import { EventEmitter } from 'node:events';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { type DropReason, newCounters, type StackCounters } from './counters.js';
+import { addrKey, connKey } from './demux-key.js';
 import { NetstackError } from './errors.js';
+import { Icmp } from './icmp.js';
 import { Reassembler } from './ip/reassembly.js';
 import type { LinkEndpoint } from './link/link.js';
+import type { Logf } from './logf.js';
 import { cryptoRandom32, type Random32 } from './random.js';
 import { TcpConnection } from './tcp/connection.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/options.js';
-import { seqGe, seqGt, seqLe } from './tcp/seq.js';
+import { seqGt } from './tcp/seq.js';
 import { TcpServer, type TcpServerOptions } from './tcp-server.js';
 import { TcpSocket } from './tcp-socket.js';
 import { UdpSocket, type UdpSocketType } from './udp-socket.js';
-import { ICMPV4_TYPE, ICMPV4_UNREACH, Icmpv4Packet, Icmpv4Repr } from './wire/icmpv4.js';
-import { ICMPV6_UNREACH, Icmpv6Packet, Icmpv6Repr } from './wire/icmpv6.js';
 import { formatIp, ipEqual, isUnspecified, parseIp } from './wire/ip-address.js';
 import { IPV4_HEADER_LEN, Ipv4Packet, Ipv4Repr } from './wire/ipv4.js';
 import { IPV6_HEADER_LEN, Ipv6Packet, Ipv6Repr } from './wire/ipv6.js';
@@ -31,8 +32,7 @@ import { emptyTcpRepr, TCP_FLAG, TcpPacket, TcpRepr } from './wire/tcp.js';
 import { UdpPacket, UdpRepr } from './wire/udp.js';
 import { IP_PROTOCOL, isWireError } from './wire/wire-error.js';
 
-/** A printf-style logger, injected; the stack never writes to the console itself. */
-export type Logf = (format: string, ...args: unknown[]) => void;
+export type { Logf };
 
 export interface StackOptions {
   link: LinkEndpoint;
@@ -78,17 +78,6 @@ const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 const noop: Logf = () => {};
 
-function addrKey(a: Uint8Array): string {
-  if (a.length === 4) return String(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0);
-  let s = '';
-  for (let i = 0; i < 16; i += 2) s += `${((a[i]! << 8) | a[i + 1]!).toString(16)}:`;
-  return s;
-}
-
-function connKey(local: Uint8Array, localPort: number, remote: Uint8Array, remotePort: number): string {
-  return `${addrKey(remote)}|${remotePort}|${localPort}|${addrKey(local)}`;
-}
-
 /**
  * A user-space TCP/IP stack on one link.
  *
@@ -109,20 +98,15 @@ export class Stack extends EventEmitter {
   private readonly random: Random32;
   private readonly tcpConfig: TcpConfig;
   private readonly maxConnections: number;
-  private readonly icmpEcho: boolean;
   private readonly conns = new Map<string, TcpEntry>();
   private readonly servers = new Map<number, TcpServer[]>();
   private readonly udp = new Map<number, UdpSocket[]>();
   private readonly usedPorts = new Map<number, number>();
-  private readonly pings = new Map<
-    string,
-    { resolve: (ms: number | null) => void; sentAt: number; timer: TimerHandle }
-  >();
   private readonly reassembler: Reassembler;
+  private readonly icmp: Icmp;
   private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private ipIdent: number;
-  private pingSeq = 0;
   private closed = false;
 
   constructor(options: StackOptions) {
@@ -139,7 +123,6 @@ export class Stack extends EventEmitter {
     this.random = options.random ?? cryptoRandom32;
     this.logf = options.logf ?? noop;
     this.maxConnections = options.maxConnections ?? 4096;
-    this.icmpEcho = options.icmpEcho ?? true;
     this.addresses = options.addresses.map((a) => {
       const b = parseIp(a);
       if (!b) throw new TypeError(`options.addresses: ${JSON.stringify(a)} is not an IP address`);
@@ -148,6 +131,15 @@ export class Stack extends EventEmitter {
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, ...options.tcp, mss: 0 };
     this.ipIdent = this.random() & 0xffff;
     this.reassembler = new Reassembler();
+    this.icmp = new Icmp({
+      counters: this.counters,
+      clock: this.clock,
+      logf: this.logf,
+      echo: options.icmpEcho ?? true,
+      drop: (reason) => this.drop(reason),
+      sendIp: (src, dst, protocol, len, fill) => this.sendIp(src, dst, protocol, len, fill),
+      tcpEntry: (key) => this.conns.get(key),
+    });
     this.link.attach((pkt) => this.deliverPacket(pkt));
   }
 
@@ -230,18 +222,7 @@ export class Stack extends EventEmitter {
     if (!dst) throw new TypeError(`host must be an IP address, got ${JSON.stringify(host)}`);
     const src = this.addresses.find((a) => a.length === dst.length);
     if (!src) throw new NetstackError('EADDRNOTAVAIL', 'ping', host);
-    const ident = this.random() & 0xffff;
-    const seq = this.pingSeq++ & 0xffff;
-    const data = options.data ?? new Uint8Array(32);
-    const key = `${addrKey(dst)}|${ident}|${seq}`;
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.pings.delete(key);
-        resolve(null);
-      }, options.timeoutMs ?? 3000);
-      this.pings.set(key, { resolve, sentAt: this.clock.now(), timer });
-      this.sendIcmpEcho(src, dst, 'echo-request', ident, seq, data);
-    });
+    return this.icmp.ping(src, dst, this.random() & 0xffff, options);
   }
 
   /** Number of TCP connections in the table (any state, TIME-WAIT included). */
@@ -256,11 +237,7 @@ export class Stack extends EventEmitter {
     for (const e of [...this.conns.values()]) e.conn.abort();
     for (const list of [...this.servers.values()]) for (const s of list) s.close();
     for (const list of [...this.udp.values()]) for (const u of list) u.close();
-    for (const p of this.pings.values()) {
-      this.clock.clearTimeout(p.timer);
-      p.resolve(null);
-    }
-    this.pings.clear();
+    this.icmp.close();
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
@@ -336,7 +313,7 @@ export class Stack extends EventEmitter {
         return;
       }
       case IP_PROTOCOL.ICMP: {
-        this.icmpv4Input(ip.src, ip.dst, payload);
+        this.icmp.v4Input(ip.src, ip.dst, payload);
         return;
       }
       default: {
@@ -396,7 +373,7 @@ export class Stack extends EventEmitter {
         return;
       }
       case IP_PROTOCOL.ICMPV6: {
-        this.icmpv6Input(ip.src, ip.dst, payload);
+        this.icmp.v6Input(ip.src, ip.dst, payload);
         return;
       }
       case IP_PROTOCOL.IPV6_NO_NEXT:
@@ -577,151 +554,11 @@ export class Stack extends EventEmitter {
     if (!sock) {
       this.drop('no-socket');
       // RFC 1122 §3.2.2.1 / RFC 4443 §3.1: port unreachable, quoting the datagram.
-      this.sendPortUnreachable(src, dst, whole);
+      this.icmp.sendPortUnreachable(src, dst, whole);
       return;
     }
     this.counters.udpDatagramsIn++;
     sock._deliver(u.payload, formatIp(src), u.srcPort);
-  }
-
-  private icmpv4Input(src: Uint8Array, dst: Uint8Array, bytes: Uint8Array): void {
-    const pkt = Icmpv4Packet.newChecked(bytes);
-    if (isWireError(pkt)) {
-      this.drop(pkt);
-      return;
-    }
-    const m = Icmpv4Repr.parse(pkt);
-    if (isWireError(m)) {
-      this.drop(m);
-      return;
-    }
-    switch (m.type) {
-      case 'echo-request':
-        this.counters.icmpEchoRequestsIn++;
-        if (this.icmpEcho) this.sendIcmpEcho(dst, src, 'echo-reply', m.ident, m.seq, m.data);
-        return;
-      case 'echo-reply': {
-        this.onEchoReply(src, m.ident, m.seq);
-        return;
-      }
-      case 'dest-unreachable': {
-        this.counters.icmpErrorsIn++;
-        const hard = m.code === ICMPV4_UNREACH.PORT || m.code === ICMPV4_UNREACH.PROTOCOL;
-        const mtu = m.code === ICMPV4_UNREACH.FRAG_NEEDED ? m.nextHopMtu : 0;
-        this.icmpError(m.original, false, hard, mtu);
-        return;
-      }
-      default:
-        this.drop('icmp-ignored');
-    }
-  }
-
-  private icmpv6Input(src: Uint8Array, dst: Uint8Array, bytes: Uint8Array): void {
-    const pkt = Icmpv6Packet.newChecked(bytes);
-    if (isWireError(pkt)) {
-      this.drop(pkt);
-      return;
-    }
-    const m = Icmpv6Repr.parse(pkt, src, dst);
-    if (isWireError(m)) {
-      this.drop(m);
-      return;
-    }
-    switch (m.type) {
-      case 'echo-request':
-        this.counters.icmpEchoRequestsIn++;
-        if (this.icmpEcho) this.sendIcmpEcho(dst, src, 'echo-reply', m.ident, m.seq, m.data);
-        return;
-      case 'echo-reply': {
-        this.onEchoReply(src, m.ident, m.seq);
-        return;
-      }
-      case 'dest-unreachable':
-        this.counters.icmpErrorsIn++;
-        {
-          this.icmpError(m.original, true, m.code === ICMPV6_UNREACH.PORT, 0);
-          return;
-        }
-      case 'packet-too-big':
-        this.counters.icmpErrorsIn++;
-        {
-          this.icmpError(m.original, true, false, m.mtu);
-          return;
-        }
-      default:
-        this.drop('icmp-ignored');
-    }
-  }
-
-  /**
-   * An ICMP error about a TCP segment we sent (RFC 5927 §4.1: only if its sequence number is in
-   * flight). Hard errors refuse a connection still in SYN-SENT (RFC 1122 §4.2.3.9); a smaller
-   * path MTU lowers the MSS (RFC 1191, RFC 8201).
-   */
-  private icmpError(original: Uint8Array, ipv6: boolean, hard: boolean, mtu: number): void {
-    let hl: number;
-    let proto: number;
-    let src: Uint8Array;
-    let dst: Uint8Array;
-    if (ipv6) {
-      if (original.length < IPV6_HEADER_LEN + 8) {
-        this.drop('truncated');
-        return;
-      }
-      hl = IPV6_HEADER_LEN;
-      proto = original[6]!;
-      src = original.subarray(8, 24);
-      dst = original.subarray(24, 40);
-    } else {
-      hl = (original[0]! & 0x0f) * 4;
-      if (hl < IPV4_HEADER_LEN || original.length < hl + 8) {
-        this.drop('truncated');
-        return;
-      }
-      proto = original[9]!;
-      src = original.subarray(12, 16);
-      dst = original.subarray(16, 20);
-    }
-    if (proto !== IP_PROTOCOL.TCP) {
-      this.drop('icmp-ignored');
-      return;
-    }
-    const t = original.subarray(hl);
-    const srcPort = (t[0]! << 8) | t[1]!;
-    const dstPort = (t[2]! << 8) | t[3]!;
-    const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
-    const entry = this.conns.get(connKey(src, srcPort, dst, dstPort));
-    if (!entry) {
-      this.drop('icmp-ignored');
-      return;
-    }
-    const c = entry.conn;
-    if (!(seqGe(seq, c.sndUna) && seqLe(seq, c.sndMax))) {
-      this.drop('icmp-ignored');
-      return;
-    }
-    if (mtu > 0) {
-      const mss = mtu - (ipv6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN) - 20;
-      if (mss >= 536 && mss < c.sndMss) {
-        this.logf('netstack: path MTU %d lowers MSS to %d', mtu, mss);
-        c.sndMss = mss;
-      }
-    }
-    if (hard && c.state === 'SYN-SENT') {
-      c.enterClosed('ECONNREFUSED');
-    }
-  }
-
-  private onEchoReply(src: Uint8Array, ident: number, seq: number): void {
-    const key = `${addrKey(src)}|${ident}|${seq}`;
-    const p = this.pings.get(key);
-    if (!p) {
-      this.drop('icmp-ignored');
-      return;
-    }
-    this.pings.delete(key);
-    this.clock.clearTimeout(p.timer);
-    p.resolve(this.clock.now() - p.sentAt);
   }
 
   // ---------------------------------------------------------------- outbound
@@ -775,41 +612,6 @@ export class Stack extends EventEmitter {
   private sendTcp(entry: TcpEntry, seg: TcpRepr): void {
     if (seg.flags & TCP_FLAG.RST) this.counters.tcpResetsSent++;
     this.writeTcp(entry.local, entry.remote, seg);
-  }
-
-  private sendIcmpEcho(
-    src: Uint8Array,
-    dst: Uint8Array,
-    type: 'echo-request' | 'echo-reply',
-    ident: number,
-    seq: number,
-    data: Uint8Array,
-  ): void {
-    if (type === 'echo-reply') this.counters.icmpEchoRepliesOut++;
-    if (src.length === 4) {
-      const m: Icmpv4Repr = { type, ident, seq, data };
-      this.sendIp(src, dst, IP_PROTOCOL.ICMP, Icmpv4Repr.bufferLen(m), (b) => Icmpv4Repr.emit(m, b));
-    } else {
-      const m: Icmpv6Repr = { type, ident, seq, data };
-      this.sendIp(src, dst, IP_PROTOCOL.ICMPV6, Icmpv6Repr.bufferLen(m), (b) =>
-        Icmpv6Repr.emit(m, src, dst, b),
-      );
-    }
-  }
-
-  private sendPortUnreachable(remote: Uint8Array, local: Uint8Array, whole: Uint8Array): void {
-    if (remote.length === 4) {
-      const original = whole.subarray(0, Math.min(whole.length, 548));
-      const m: Icmpv4Repr = { type: 'dest-unreachable', code: ICMPV4_UNREACH.PORT, nextHopMtu: 0, original };
-      this.sendIp(local, remote, IP_PROTOCOL.ICMP, Icmpv4Repr.bufferLen(m), (b) => Icmpv4Repr.emit(m, b));
-    } else {
-      // RFC 4443 §2.4 (c): as much of the invoking packet as fits in the minimum MTU.
-      const original = whole.subarray(0, Math.min(whole.length, 1280 - 48));
-      const m: Icmpv6Repr = { type: 'dest-unreachable', code: ICMPV6_UNREACH.PORT, original };
-      this.sendIp(local, remote, IP_PROTOCOL.ICMPV6, Icmpv6Repr.bufferLen(m), (b) =>
-        Icmpv6Repr.emit(m, local, remote, b),
-      );
-    }
   }
 
   /** @internal Sends a UDP datagram from a socket. */

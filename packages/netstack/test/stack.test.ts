@@ -292,7 +292,7 @@ describe('Stack MSS, ICMP errors, fragments, TIME-WAIT', () => {
   });
 
   it('reassembles a fragmented UDP datagram (RFC 791 §3.2)', async () => {
-    const { clock, a, b } = twoStacks();
+    const { clock, a } = twoStacks();
     const got: Buffer[] = [];
     const u = a.createUdpSocket('udp4');
     u.bind(9);

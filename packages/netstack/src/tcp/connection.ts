@@ -26,7 +26,7 @@ import {
   sendSyn,
   windowShiftFor,
 } from './segments.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { runTimers } from './timers.js';
 
 /** RFC 5961 §7: at most this many challenge ACKs per second per connection. */
