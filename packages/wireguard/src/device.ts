@@ -88,7 +88,8 @@ export class Device {
 
   /**
    * A device from a WireGuard configuration file (`[Interface]`/`[Peer]`). `ListenPort` is not
-   * applied here: give the Bind its port (e.g. `new UdpBind({ port: cfg.interface.listenPort })`).
+   * applied here, where the Bind is yours: `deviceFromConfig` from `@tsnet/wireguard/node` makes a
+   * `UdpBind` on it.
    */
   static fromConfig(config: string | WgConfig, options: Omit<DeviceOptions, 'privateKey' | 'peers'>): Device {
     const cfg = typeof config === 'string' ? parseWgConfig(config) : config;
