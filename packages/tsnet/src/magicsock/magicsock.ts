@@ -142,19 +142,24 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   #lastEndpointsKey = '';
   #timer: ClockTimer | undefined;
   #closed = false;
+  #directDisabled: boolean;
 
   constructor(opts: MagicsockOptions) {
     super();
     this.#opts = opts;
+    this.#directDisabled = opts.disableDirect === true;
     this.#clock = opts.clock ?? systemClock;
     this.#logf = opts.logf ?? discardLogf;
     this.#crypto = opts.crypto ?? getCryptoProvider();
     this.#discoPriv = opts.discoKey ?? DiscoPrivate.generate(this.#crypto);
     this.#disco = new DiscoBox(this.#discoPriv, this.#crypto);
     this.#nodePub = opts.nodeKey.public(this.#crypto).raw;
+    const isDirect = () => !this.#directDisabled;
     this.#io = {
       nodeKey: this.#nodePub,
-      directEnabled: opts.disableDirect !== true,
+      get directEnabled() {
+        return isDirect();
+      },
       sendUdp: (addr, pkt) => this.#sendUdp(addr, pkt),
       sendDerp: (region, dst, pkt) => this.#derp?.send(region, dst, pkt) ?? false,
       sealDisco: (to, msg) => {
@@ -190,7 +195,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
 
   /** Our current endpoints: local addresses with our port, then STUN-learned ones. */
   endpoints(): LocalEndpoint[] {
-    if (this.#opts.disableDirect === true) return [];
+    if (this.#directDisabled) return [];
     const out: LocalEndpoint[] = this.#localEndpoints.map((addr) => ({ addr, type: 1 as const }));
     const seen = new Set(out.map((e) => e.addr.toString()));
     for (const [k, addr] of this.#stunEndpoints) if (!seen.has(k)) out.push({ addr, type: 2 });
@@ -299,7 +304,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
         this.#peers.set(k, ep);
       }
       const oldDisco = ep.discoKey?.toString();
-      ep.update(p.discoKey, p.homeDerp, this.#opts.disableDirect === true ? [] : p.endpoints);
+      ep.update(p.discoKey, p.homeDerp, p.endpoints);
       if (oldDisco !== undefined && oldDisco !== ep.discoKey?.toString()) this.#byDisco.delete(oldDisco);
       if (ep.discoKey !== undefined) this.#byDisco.set(ep.discoKey.toString(), ep);
     }
@@ -318,6 +323,19 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     if (ep.discoKey !== undefined) this.#byDisco.delete(ep.discoKey.toString());
     ep.update(disco, ep.homeDerp, []);
     this.#byDisco.set(disco.toString(), ep);
+  }
+
+  /**
+   * Turns direct UDP paths off (DERP only: no endpoints advertised, UDP disco ignored, sends over
+   * DERP) or back on (endpoints advertised again, discovery resumes; running sessions move over).
+   */
+  setDirectEnabled(enabled: boolean): void {
+    if (this.#directDisabled === !enabled) return;
+    this.#directDisabled = !enabled;
+    this.#logf('magicsock: direct paths %s', enabled ? 'enabled' : 'disabled');
+    if (!enabled) for (const ep of this.#peers.values()) ep.resetPaths();
+    this.#endpointsChanged();
+    if (enabled) this.#stun();
   }
 
   /** The path to a peer (by node key text), or undefined if unknown. */
@@ -389,7 +407,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
           this.counters.dropDiscoUnknownPeer++;
           return;
         }
-        if (udpSrc !== undefined && this.#opts.disableDirect === true) return;
+        if (udpSrc !== undefined && this.#directDisabled) return;
         const from = udpSrc ?? derpMagicAddr(region);
         const pong = this.#io.sealDisco(opened.sender, { type: 'pong', txId: m.txId, src: from });
         if (udpSrc !== undefined) {
@@ -442,7 +460,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
 
   #stun(): void {
     const map = this.#derpMap;
-    if (map === undefined || this.#socket === undefined || this.#opts.disableDirect === true) return;
+    if (map === undefined || this.#socket === undefined || this.#directDisabled) return;
     for (const region of Object.values(map.Regions)) {
       for (const node of region.Nodes) {
         const port = node.STUNPort ?? 0;

@@ -1,0 +1,107 @@
+/**
+ * The plaintext side of the data path (DESIGN §2): WireGuard's `TunDevice` joined to netstack's
+ * `LinkEndpoint` through the packet filter. Inbound packets (decrypted by WireGuard) are judged by
+ * `PacketFilter.runIn`; TSMP goes to its handler; the rest reaches the stack. Outbound packets (from
+ * the stack) are shown to `runOut` (flow tracking) and go to WireGuard. A TCP SYN the filter drops is
+ * answered with a TSMP reject, as tailscaled does, so the dialer fails fast.
+ */
+import type { LinkEndpoint } from '@tsnet/netstack';
+import type { TunDevice } from '@tsnet/wireguard';
+import type { PacketFilter } from '../filter/filter.js';
+import { IPPROTO_TCP, parsePacket, TCP_ACK, TCP_SYN } from '../filter/packet.js';
+import { buildTsmpReject, handleTsmp, type TsmpCounters } from '../filter/tsmp.js';
+
+export const TAILSCALE_MTU = 1280;
+
+export interface DatapathCounters {
+  /** Inbound packets before the stack exists. */
+  dropNoStack: number;
+  /** Outbound packets before WireGuard is open. */
+  dropNoTunnel: number;
+  inbound: number;
+  outbound: number;
+  rejectsSent: number;
+}
+
+export class Datapath implements TunDevice, LinkEndpoint {
+  readonly mtu = TAILSCALE_MTU;
+  readonly counters: DatapathCounters = {
+    dropNoStack: 0,
+    dropNoTunnel: 0,
+    inbound: 0,
+    outbound: 0,
+    rejectsSent: 0,
+  };
+  readonly tsmp: TsmpCounters = { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 };
+  filter: PacketFilter | undefined;
+  /** Called with a disco key a peer advertised over TSMP and the packet's source address. */
+  onDiscoAdvert: ((src: Uint8Array, key: Uint8Array) => void) | undefined;
+  #toTunnel: ((pkt: Uint8Array) => void) | undefined;
+  #toStack: ((pkt: Uint8Array) => void) | undefined;
+
+  // TunDevice (WireGuard's side)
+  open(onPacket: (packet: Uint8Array) => void): void {
+    this.#toTunnel = onPacket;
+  }
+
+  write(packet: Uint8Array): void {
+    const f = this.filter;
+    if (f === undefined) {
+      this.counters.dropNoStack++;
+      return;
+    }
+    const noRule = f.counters.dropNoRule;
+    const v = f.runIn(packet);
+    if (v === 'drop') {
+      if (f.counters.dropNoRule !== noRule) this.#maybeReject(packet);
+      return;
+    }
+    if (v === 'tsmp') {
+      const r = handleTsmp(packet, this.tsmp);
+      if (r.reply !== undefined) this.#sendOut(r.reply);
+      if (r.discoKey !== undefined) {
+        const p = parsePacket(packet);
+        if (p !== null) this.onDiscoAdvert?.(p.src.slice(), r.discoKey);
+      }
+      return;
+    }
+    if (this.#toStack === undefined) {
+      this.counters.dropNoStack++;
+      return;
+    }
+    this.counters.inbound++;
+    this.#toStack(packet);
+  }
+
+  close(): void {
+    this.#toTunnel = undefined;
+    this.#toStack = undefined;
+  }
+
+  // LinkEndpoint (netstack's side)
+  attach(deliver: (pkt: Uint8Array) => void): void {
+    this.#toStack = deliver;
+  }
+
+  writePacket(pkt: Uint8Array): void {
+    this.filter?.runOut(pkt);
+    this.#sendOut(pkt);
+  }
+
+  #sendOut(pkt: Uint8Array): void {
+    if (this.#toTunnel === undefined) {
+      this.counters.dropNoTunnel++;
+      return;
+    }
+    this.counters.outbound++;
+    this.#toTunnel(pkt);
+  }
+
+  #maybeReject(packet: Uint8Array): void {
+    const p = parsePacket(packet);
+    if (p === null || p.proto !== IPPROTO_TCP || p.laterFragment) return;
+    if ((p.tcpFlags & TCP_SYN) === 0 || (p.tcpFlags & TCP_ACK) !== 0) return;
+    this.counters.rejectsSent++;
+    this.#sendOut(buildTsmpReject(p));
+  }
+}

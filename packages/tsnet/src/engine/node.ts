@@ -1,0 +1,362 @@
+/**
+ * `TsnetNode`: the engine. It joins the layers into a Tailscale node (protocol-map §13):
+ * ControlClient (register, streaming map) → each netmap → WireGuard peers (node keys, allowed IPs;
+ * the endpoint of each is its node key, routed by magicsock), magicsock peers (disco keys, home DERP,
+ * endpoints) and DERP map, the packet filter; netstack on the node's IPv4 and IPv6 addresses with MTU
+ * 1280, joined to WireGuard through the filter (`Datapath`). Our disco key, endpoints and home DERP
+ * go to control as lite updates.
+ *
+ * This is the internal API the public `Server` stands on: `up()`, `listen(port)`, `dial(host, port)`,
+ * `close()`, plus path and counter views for tests.
+ */
+import { EventEmitter } from 'node:events';
+import { ControlClient, type NetworkMap, type Node } from '@tsnet/control';
+import {
+  type Clock,
+  type ClockTimer,
+  type CryptoProvider,
+  DiscoPublic,
+  discardLogf,
+  getCryptoProvider,
+  type IPAddr,
+  IPPrefix,
+  type Logf,
+  MachinePrivate,
+  type NodePrivate,
+  NodePublic,
+  systemClock,
+} from '@tsnet/core';
+import { parseDerpMap } from '@tsnet/derp';
+import { type Clock as NetstackClock, Stack, type TcpServer, type TcpSocket } from '@tsnet/netstack';
+import { Device } from '@tsnet/wireguard';
+import { PacketFilter } from '../filter/filter.js';
+import type { PeerPath } from '../magicsock/endpoint.js';
+import { Magicsock } from '../magicsock/magicsock.js';
+import { Datapath, TAILSCALE_MTU } from './datapath.js';
+
+export interface TsnetNodeOptions {
+  /** The control server URL, e.g. `http://127.0.0.1:8080`. */
+  controlUrl: string;
+  hostname: string;
+  authKey?: string;
+  ephemeral?: boolean;
+  /** Persisted keys; fresh ones when absent. */
+  machineKey?: MachinePrivate;
+  nodeKey?: NodePrivate;
+  /** UDP socket address (default `0.0.0.0`) and port (default any). */
+  listenAddress?: string;
+  port?: number;
+  /** DERP only: no direct UDP paths. */
+  disableDirect?: boolean;
+  /** Plain HTTP to DERP (Go's TS_DEBUG_USE_DERP_HTTP). */
+  derpUseHttp?: boolean;
+  clock?: Clock;
+  logf?: Logf;
+  crypto?: CryptoProvider;
+}
+
+export interface TsnetNodeEvents {
+  netmap: [nm: NetworkMap];
+  /** The node has addresses and a stack: listen and dial work. */
+  up: [];
+}
+
+interface WgPeer {
+  allowed: string;
+}
+
+export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
+  readonly control: ControlClient;
+  readonly magicsock: Magicsock;
+  readonly device: Device;
+  readonly datapath = new Datapath();
+  #stack: Stack | undefined;
+  #filter: PacketFilter | undefined;
+  #addresses: IPAddr[] = [];
+  #netmap: NetworkMap | undefined;
+  readonly #wgPeers = new Map<string, WgPeer>();
+  /** Tailscale IP text → peer node key text. */
+  readonly #byIp = new Map<string, string>();
+  #derpMapJson = '';
+  readonly #opts: TsnetNodeOptions;
+  readonly #logf: Logf;
+  readonly #clock: Clock;
+  readonly #crypto: CryptoProvider;
+  #state: 'new' | 'starting' | 'up' | 'closed' = 'new';
+
+  constructor(opts: TsnetNodeOptions) {
+    super();
+    this.#opts = opts;
+    this.#logf = opts.logf ?? discardLogf;
+    this.#clock = opts.clock ?? systemClock;
+    this.#crypto = opts.crypto ?? getCryptoProvider();
+    const machineKey = opts.machineKey ?? MachinePrivate.generate(this.#crypto);
+    this.control = new ControlClient({
+      serverURL: opts.controlUrl,
+      machineKey,
+      ...(opts.nodeKey !== undefined ? { nodeKey: opts.nodeKey } : {}),
+      ...(opts.authKey !== undefined ? { authKey: opts.authKey } : {}),
+      ...(opts.ephemeral !== undefined ? { ephemeral: opts.ephemeral } : {}),
+      hostinfo: { Hostname: opts.hostname },
+      clock: this.#clock,
+      logf: this.#logf,
+      crypto: this.#crypto,
+    });
+    const nodeKey = this.control.nodeKey;
+    this.magicsock = new Magicsock({
+      nodeKey,
+      clock: this.#clock,
+      logf: this.#logf,
+      crypto: this.#crypto,
+      ...(opts.listenAddress !== undefined ? { listenAddress: opts.listenAddress } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.disableDirect !== undefined ? { disableDirect: opts.disableDirect } : {}),
+      ...(opts.derpUseHttp !== undefined ? { derpUseHttp: opts.derpUseHttp } : {}),
+    });
+    this.device = new Device({
+      privateKey: nodeKey.raw,
+      bind: this.magicsock,
+      tun: this.datapath,
+      mtu: TAILSCALE_MTU,
+      clock: this.#clock,
+      logf: this.#logf,
+      crypto: this.#crypto,
+    });
+    this.magicsock.on('endpoints', (eps) => {
+      this.#lite({ endpoints: eps.map((e) => ({ addr: e.addr, type: e.type })) });
+    });
+    this.magicsock.on('home', (region) => {
+      this.#logf('tsnet: home DERP region %d', region);
+      this.#lite({ preferredDERP: region });
+    });
+    this.datapath.onDiscoAdvert = (src, key) => {
+      const peer = this.#byIp.get(ipText(src));
+      if (peer !== undefined) this.magicsock.notePeerDiscoKey(peer, DiscoPublic.fromBytes(key));
+    };
+    this.control.on('netmap', (nm: NetworkMap) => this.#applyNetmap(nm));
+  }
+
+  #lite(u: Parameters<ControlClient['update']>[0]): void {
+    if (this.#state === 'closed') return;
+    this.control
+      .update(u)
+      .catch((err: unknown) => this.#logf('tsnet: lite update: %s', (err as Error).message));
+  }
+
+  /** Our Tailscale addresses (after `up`). */
+  get addresses(): readonly IPAddr[] {
+    return this.#addresses;
+  }
+
+  get netmap(): NetworkMap | undefined {
+    return this.#netmap;
+  }
+
+  get filter(): PacketFilter | undefined {
+    return this.#filter;
+  }
+
+  get stack(): Stack | undefined {
+    return this.#stack;
+  }
+
+  /**
+   * Starts WireGuard and magicsock, registers with control, polls the map, and resolves once the
+   * first netmap gave the node its addresses (or rejects after `timeoutMs`).
+   */
+  async up(timeoutMs = 30_000): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`node is ${this.#state}`);
+    this.#state = 'starting';
+    await this.device.up();
+    await this.control.update({
+      discoKey: this.magicsock.discoPublic,
+      endpoints: this.magicsock.endpoints().map((e) => ({ addr: e.addr, type: e.type })),
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const t = this.#clock.setTimeout(() => {
+        this.off('up', onUp);
+        reject(new Error(`node not up within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onUp = () => {
+        t.cancel();
+        resolve();
+      };
+      this.once('up', onUp);
+    });
+    await this.control.register(this.#opts.authKey !== undefined ? { authKey: this.#opts.authKey } : {});
+    this.control.start();
+    await ready;
+  }
+
+  #applyNetmap(nm: NetworkMap): void {
+    if (this.#state === 'closed') return;
+    this.#netmap = nm;
+    const self = nm.self;
+    // DERP map first: peers' home regions refer to it.
+    if (nm.derpMap?.Regions !== undefined) {
+      const regions: Record<string, unknown> = {};
+      for (const [id, r] of nm.derpMap.Regions) regions[String(id)] = r;
+      const json = JSON.stringify(regions);
+      if (json !== this.#derpMapJson) {
+        this.#derpMapJson = json;
+        try {
+          this.magicsock.setDerpMap(parseDerpMap({ Regions: regions }));
+        } catch (err) {
+          this.#logf('tsnet: unusable DERP map: %s', (err as Error).message);
+        }
+      }
+    }
+    // Peers: WireGuard (allowed IPs, endpoint = node key) and magicsock (paths).
+    const peers: Node[] = [];
+    for (const [, n] of nm.peerTable.entries()) peers.push(n);
+    const seen = new Set<string>();
+    this.#byIp.clear();
+    const msPeers = [];
+    for (const n of peers) {
+      if (n.Expired === true) continue;
+      const key = n.Key.toString();
+      seen.add(key);
+      const allowedIps = (n.AllowedIPs ?? n.Addresses ?? []).map((p) => p.toString());
+      for (const a of n.Addresses ?? []) this.#byIp.set(a.addr.toString(), key);
+      const allowed = allowedIps.join(',');
+      const cur = this.#wgPeers.get(key);
+      if (cur === undefined) {
+        this.device.addPeer({ publicKey: n.Key.raw, endpoint: key, allowedIps, disableRoaming: true });
+        this.#wgPeers.set(key, { allowed });
+      } else if (cur.allowed !== allowed) {
+        this.device.updatePeer(n.Key.raw, { allowedIps });
+        cur.allowed = allowed;
+      }
+      msPeers.push({
+        nodeKey: n.Key,
+        discoKey: n.DiscoKey !== undefined && !n.DiscoKey.isZero() ? n.DiscoKey : undefined,
+        homeDerp: n.HomeDERP ?? 0,
+        endpoints: n.Endpoints ?? [],
+      });
+    }
+    for (const key of [...this.#wgPeers.keys()]) {
+      if (seen.has(key)) continue;
+      this.device.removePeer(NodePublic.parse(key).raw);
+      this.#wgPeers.delete(key);
+    }
+    this.magicsock.setPeers(msPeers);
+    // Self: addresses, stack and filter.
+    if (self === undefined) return;
+    const addrs = (self.Addresses ?? []).map((p) => p.addr);
+    const capIps = (cap: string): IPPrefix[] => {
+      const out: IPPrefix[] = [];
+      for (const n of peers) {
+        if (n.CapMap !== undefined && n.CapMap !== null && cap in n.CapMap) {
+          for (const a of n.Addresses ?? []) out.push(new IPPrefix(a.addr, a.addr.bitLen));
+        }
+      }
+      return out;
+    };
+    const filterOpts = { localAddresses: addrs, rules: nm.packetFilter, capIps };
+    if (this.#filter === undefined) {
+      this.#filter = new PacketFilter(filterOpts);
+    } else {
+      this.#filter.update(filterOpts);
+    }
+    if (this.#stack === undefined && addrs.length > 0) {
+      this.#addresses = addrs;
+      this.#stack = new Stack({
+        link: this.datapath,
+        addresses: addrs.map((a) => a.toString()),
+        clock: stackClock(this.#clock),
+        logf: this.#logf,
+      });
+      this.datapath.filter = this.#filter;
+      this.#logf('tsnet: up as %s', addrs.map(String).join(', '));
+      this.#state = 'up';
+      this.emit('up');
+    } else if (this.#stack !== undefined && addrs.map(String).join() !== this.#addresses.map(String).join()) {
+      this.#logf('tsnet: self addresses changed; the stack keeps %s', this.#addresses.map(String).join(', '));
+    }
+    this.emit('netmap', nm);
+  }
+
+  #needStack(): Stack {
+    if (this.#stack === undefined) throw new Error('node is not up');
+    return this.#stack;
+  }
+
+  /** Listens for TCP on `port` of all our addresses. */
+  listen(port: number, onConnection?: (socket: TcpSocket) => void): TcpServer {
+    return this.#needStack().listen({ port }, onConnection);
+  }
+
+  /** Opens a TCP connection to a peer's Tailscale IP (or a peer's name from the netmap). */
+  dial(host: string, port: number, timeoutMs = 30_000): Promise<TcpSocket> {
+    const stack = this.#needStack();
+    const ip = this.resolve(host);
+    return new Promise((resolve, reject) => {
+      const sock = stack.connect({ host: ip, port });
+      const t = this.#clock.setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`dial ${host}:${port}: timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      sock.once('connect', () => {
+        t.cancel();
+        sock.off('error', onErr);
+        resolve(sock);
+      });
+      const onErr = (err: Error) => {
+        t.cancel();
+        reject(err);
+      };
+      sock.once('error', onErr);
+    });
+  }
+
+  /** A peer name (host name, MagicDNS name) or IP to an IP address text. */
+  resolve(host: string): string {
+    if (/^[0-9.]+$/.test(host) || host.includes(':')) return host;
+    const want = host.replace(/\.$/, '').toLowerCase();
+    for (const [, n] of this.#netmap?.peerTable.entries() ?? []) {
+      const name = (n.Name ?? '').replace(/\.$/, '').toLowerCase();
+      if (name === want || name.split('.')[0] === want || n.ComputedName === host) {
+        const a = (n.Addresses ?? []).find((p) => p.addr.is4()) ?? n.Addresses?.[0];
+        if (a !== undefined) return a.addr.toString();
+      }
+    }
+    throw new Error(`no peer named ${host}`);
+  }
+
+  /** The magicsock path to the peer with this Tailscale IP or node key. */
+  peerPath(ipOrKey: string): PeerPath | undefined {
+    const key = this.#byIp.get(ipOrKey) ?? ipOrKey;
+    return this.magicsock.peerPath(key);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#stack?.close();
+    this.datapath.close();
+    await this.device.close?.();
+    await this.magicsock.close();
+    await this.control.close();
+    this.removeAllListeners();
+  }
+}
+
+/** netstack's clock shape over a core `Clock`. */
+function stackClock(clock: Clock): NetstackClock {
+  return {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => {
+      const t = clock.setTimeout(fn, ms);
+      t.unref();
+      return t;
+    },
+    clearTimeout: (h) => (h as ClockTimer).cancel(),
+  };
+}
+
+function ipText(b: Uint8Array): string {
+  if (b.length === 4) return b.join('.');
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push((((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16));
+  return IPPrefix.parse(`${parts.join(':')}/128`).addr.toString();
+}

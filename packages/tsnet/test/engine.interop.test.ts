@@ -1,0 +1,287 @@
+// Our TypeScript node joins a real tailnet: headscale v0.29.2 and a real derper on loopback, with a
+// real tailscaled (userspace networking) and the Go tsnet peer (tailscale.com v1.102.3).
+// (a) we reach the Go peer's echo over DERP, then over a direct UDP path found by disco, on one
+//     running connection; (b) tailscaled reaches our listener through its SOCKS5 proxy, and
+//     `tailscale ping` (disco, TSMP, ICMP) gets answers, the disco ones finally direct;
+// (c) a headscale policy that allows only some ports is enforced by our filter;
+// (d) the Go peer restarts (new disco key) and we reach it again, directly.
+import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
+import {
+  type Derper,
+  describeInterop,
+  type GoPeer,
+  type Headscale,
+  printLogsOnFailure,
+  startDerper,
+  startGoPeer,
+  startHeadscale,
+  startTailscaled,
+  type Tailscaled,
+  waitUntil,
+} from '@tsnet/interop';
+import type { TcpSocket } from '@tsnet/netstack';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TsnetNode } from '../src/engine/node.js';
+
+const ECHO = 7;
+const LISTEN = 8080;
+const DENIED = 9090;
+
+/** Writes `data` and reads until `n` bytes came back (bounded). */
+function exchange(
+  sock: TcpSocket | Socket,
+  data: Buffer,
+  n = data.length,
+  timeoutMs = 15_000,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const t = setTimeout(() => {
+      sock.off('data', onData);
+      reject(new Error(`only ${got} of ${n} bytes within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= n) {
+        clearTimeout(t);
+        sock.off('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    sock.on('data', onData);
+    sock.write(data);
+  });
+}
+
+describeInterop(
+  'tsnet engine: our node with tailscaled and the Go tsnet peer via headscale + derper',
+  ['derper', 'headscale', 'tailscaled', 'gopeer'],
+  () => {
+    let derper: Derper | null = null;
+    let hs: Headscale | null = null;
+    let ts: Tailscaled | null = null;
+    let gp: GoPeer | null = null;
+    let node: TsnetNode | null = null;
+    const logs: string[] = [];
+    let accepted = { allowed: 0, denied: 0 };
+    printLogsOnFailure(() => ({
+      derper,
+      headscale: hs,
+      tailscaled: ts,
+      gopeer: gp,
+      tsnode: { logs: () => logs.slice(-200).join('\n') },
+    }));
+
+    beforeAll(async () => {
+      derper = await startDerper();
+      hs = await startHeadscale({
+        derpMap: derper.derpMap(),
+        policy: {
+          acls: [{ action: 'accept', src: ['*'], dst: [`*:${ECHO}`, `*:${LISTEN}`, '*:80'] }],
+        },
+      });
+      const alice = await hs.createUser('alice');
+      const authKey = await hs.createPreAuthKey({ user: alice.id, reusable: true, expiration: '1h' });
+      const d = derper;
+      const h = hs;
+      node = new TsnetNode({
+        controlUrl: h.url,
+        authKey,
+        hostname: 'tsnode',
+        listenAddress: '127.0.0.1',
+        derpUseHttp: true,
+        // Starts DERP only; test (a) turns direct paths on to watch the upgrade.
+        disableDirect: true,
+        logf: (f, ...a) => {
+          logs.push(`${f} ${a.map(String).join(' ')}`);
+          if (logs.length > 2000) logs.splice(0, 1000);
+        },
+      });
+      const n = node;
+      [ts, gp] = await Promise.all([
+        (async () => {
+          const t = await startTailscaled({ env: d.clientEnv });
+          ts = t;
+          await t.up({ loginServer: h.url, authKey, hostname: 'ts1' });
+          return t;
+        })(),
+        startGoPeer({ controlUrl: h.url, authKey, hostname: 'gopeer', echo: ECHO, env: d.clientEnv }),
+        n.up(30_000),
+      ]);
+      accepted = { allowed: 0, denied: 0 };
+      n.listen(LISTEN, (s) => {
+        accepted.allowed++;
+        s.on('data', (d: Buffer) => s.write(d));
+        s.on('end', () => s.end());
+        s.on('error', () => {});
+      });
+      n.listen(DENIED, (s) => {
+        accepted.denied++;
+        s.destroy();
+      });
+    }, 90_000);
+
+    afterAll(async () => {
+      await node?.close();
+      await gp?.close();
+      await ts?.close();
+      await hs?.close();
+      await derper?.close();
+    });
+
+    it('registers: headscale lists tsnode with both address families, the Go peer and tailscaled see it', async () => {
+      if (node === null || hs === null || ts === null || gp === null) throw new Error('fixtures not started');
+      const n = node;
+      expect(n.addresses.map(String).find((a) => a.startsWith('100.64.'))).toBeDefined();
+      expect(n.addresses.map(String).find((a) => a.startsWith('fd7a:115c:a1e0:'))).toBeDefined();
+      expect((await hs.nodes()).map((x) => x.givenName).sort()).toEqual(['gopeer', 'ts1', 'tsnode']);
+      const t = ts;
+      const peer = await waitUntil(
+        'tailscaled to see tsnode online',
+        async () =>
+          Object.values((await t.status()).Peer ?? {}).find((p) => p.HostName === 'tsnode' && p.Online),
+        { timeoutMs: 15_000 },
+      );
+      expect(peer.TailscaleIPs).toEqual(n.addresses.map(String));
+      await waitUntil('a home DERP region', () => (n.magicsock.homeRegion !== 0 ? true : undefined), {
+        timeoutMs: 10_000,
+      });
+    });
+
+    it('(a) reaches the Go peer echo over DERP, then directly after disco, on one connection', async () => {
+      if (node === null || gp === null) throw new Error('fixtures not started');
+      const n = node;
+      const g = gp;
+      const sock = await n.dial(g.ip4, ECHO, 20_000);
+      const first = Buffer.from(`over DERP ${'x'.repeat(2000)}`);
+      expect((await exchange(sock, first)).equals(first)).toBe(true);
+      const p0 = n.peerPath(g.ip4);
+      expect(p0?.txDerp).toBeGreaterThan(0);
+      expect(p0?.rxDerp).toBeGreaterThan(0);
+      expect(p0?.direct).toBeUndefined();
+      expect(p0?.derpRegion).toBe(n.magicsock.homeRegion);
+      // Direct paths on: endpoints go to control, disco finds 127.0.0.1, the connection moves over.
+      n.magicsock.setDirectEnabled(true);
+      // Traffic on a second connection keeps the session active while disco works.
+      const busy = await n.dial(g.ip4, ECHO, 10_000);
+      busy.on('data', () => {});
+      const keepBusy = setInterval(() => busy.write('.'), 300);
+      const direct = await waitUntil(
+        'a trusted direct path to the Go peer',
+        () => {
+          const p = n.peerPath(g.ip4);
+          return p?.trusted === true ? p : undefined;
+        },
+        { timeoutMs: 20_000 },
+      ).finally(() => {
+        clearInterval(keepBusy);
+        busy.destroy();
+      });
+      expect(direct.direct).toMatch(/^127\.0\.0\.1:\d+$/);
+      // The same TCP connection keeps working after the upgrade; 256 KiB goes through it.
+      const rxBefore = n.peerPath(g.ip4)?.rxDirect ?? 0;
+      const big = Buffer.alloc(256 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 255;
+      const back = await exchange(sock, big, big.length, 30_000);
+      expect(createHash('sha256').update(back).digest('hex')).toBe(
+        createHash('sha256').update(big).digest('hex'),
+      );
+      expect((n.peerPath(g.ip4)?.rxDirect ?? 0) - rxBefore).toBeGreaterThan(10);
+      sock.destroy();
+    }, 60_000);
+
+    it('(b) tailscaled reaches our listener through SOCKS5; tailscale ping goes direct, TSMP and ICMP answered', async () => {
+      if (node === null || ts === null) throw new Error('fixtures not started');
+      const n = node;
+      const t = ts;
+      const ip = n.addresses.find((a) => a.is4())?.toString() ?? '';
+      const payload = `hello tsnode ${'y'.repeat(3000)}`;
+      const echoed = await t.socks5Exchange(ip, LISTEN, payload, {
+        expectBytes: payload.length,
+        timeoutMs: 20_000,
+      });
+      expect(echoed.toString()).toBe(payload);
+      expect(accepted.allowed).toBeGreaterThan(0);
+      const ping = await waitUntil(
+        'a direct pong from tsnode',
+        async () => {
+          const p = await t.ping(ip, { count: 5, timeoutSec: 2 });
+          return p.pongs.some((x) => !x.derp) ? p : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(ping.pongs[ping.pongs.length - 1]?.via).toBe(`127.0.0.1:${n.magicsock.localPort}`);
+      const st = Object.values((await t.status()).Peer ?? {}).find((p) => p.HostName === 'tsnode');
+      expect(st?.CurAddr).toBe(`127.0.0.1:${n.magicsock.localPort}`);
+      const tsmp = await t.ping(ip, { type: 'tsmp', count: 2, timeoutSec: 3 });
+      expect(tsmp.pongs.length).toBeGreaterThan(0);
+      expect(n.datapath.tsmp.pings).toBeGreaterThan(0);
+      const icmp = await t.ping(ip, { type: 'icmp', count: 2, timeoutSec: 3 });
+      expect(icmp.pongs.length).toBeGreaterThan(0);
+    }, 60_000);
+
+    it('(c) enforces the policy: a port no rule allows is refused and never reaches the listener', async () => {
+      if (node === null || ts === null) throw new Error('fixtures not started');
+      const n = node;
+      const t = ts;
+      const ip = n.addresses.find((a) => a.is4())?.toString() ?? '';
+      const dropsBefore = n.filter?.counters.dropNoRule ?? 0;
+      await expect(
+        t.socks5Exchange(ip, DENIED, 'nope', { expectBytes: 4, timeoutMs: 8_000 }),
+      ).rejects.toThrow();
+      expect(accepted.denied).toBe(0);
+      expect((n.filter?.counters.dropNoRule ?? 0) - dropsBefore).toBeGreaterThan(0);
+      // The allowed port still works.
+      const ok = await t.socks5Exchange(ip, LISTEN, 'still fine', { expectBytes: 10, timeoutMs: 10_000 });
+      expect(ok.toString()).toBe('still fine');
+    }, 30_000);
+
+    it('(d) survives the Go peer restarting with a new disco key: echo works and the path goes direct again', async () => {
+      if (node === null || gp === null || hs === null || derper === null)
+        throw new Error('fixtures not started');
+      const n = node;
+      const dir = gp.dir;
+      await gp.close({ keepState: true });
+      gp = null;
+      gp = await startGoPeer({
+        controlUrl: hs.url,
+        dir,
+        hostname: 'gopeer',
+        echo: ECHO,
+        env: derper.clientEnv,
+      });
+      const g = gp;
+      const msg = Buffer.from('after restart');
+      const back = await waitUntil(
+        'echo from the restarted Go peer',
+        async () => {
+          try {
+            const s = await n.dial(g.ip4, ECHO, 5_000);
+            const r = await exchange(s, msg, msg.length, 5_000);
+            s.destroy();
+            return r;
+          } catch {
+            return undefined;
+          }
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(back.equals(msg)).toBe(true);
+      await waitUntil(
+        'a direct path to the restarted peer',
+        async () => {
+          const s = await n.dial(g.ip4, ECHO, 5_000).catch(() => undefined);
+          if (s !== undefined) {
+            await exchange(s, msg, msg.length, 3_000).catch(() => undefined);
+            s.destroy();
+          }
+          return n.peerPath(g.ip4)?.trusted === true ? true : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+    }, 70_000);
+  },
+);
