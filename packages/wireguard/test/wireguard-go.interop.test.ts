@@ -62,12 +62,18 @@ async function setup(opts: { psk?: Uint8Array; answerPings: boolean; udp6?: bool
     };
   }
   await dev.up();
-  const peer = await startWgNetnsPeer({
-    peerPublicKey: toBase64(dev.publicKey),
-    peerAllowedIps: [`${OUR4}/32`, `${OUR6}/128`],
-    peerEndpoint: `${loopback}:${bind.port}`,
-    ...(opts.psk ? { presharedKey: toBase64(opts.psk) } : {}),
-  });
+  let peer: WgNetnsPeer;
+  try {
+    peer = await startWgNetnsPeer({
+      peerPublicKey: toBase64(dev.publicKey),
+      peerAllowedIps: [`${OUR4}/32`, `${OUR6}/128`],
+      peerEndpoint: `${loopback}:${bind.port}`,
+      ...(opts.psk ? { presharedKey: toBase64(opts.psk) } : {}),
+    });
+  } catch (err) {
+    await dev.close(); // do not leave our socket open when the fixture could not start
+    throw err;
+  }
   dev.addPeer({
     publicKey: peer.publicKey,
     endpoint: `${loopback}:${peer.listenPort}`,
