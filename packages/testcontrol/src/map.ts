@@ -16,7 +16,7 @@ import type { MapRequestSchema } from '@tsnet/control';
 import type { AddrPort, Clock, ClockTimer, Logf } from '@tsnet/core';
 import type { z } from 'zod';
 import type { NodeRec, TailnetState } from './model.js';
-import { buildView, deltaMapResponse, fullMapResponse, type View } from './view.js';
+import { buildView, deltaMapResponse, fullMapResponse, type View, WireCache } from './view.js';
 import { zstdRawFrame } from './zstd.js';
 
 type MapRequest = z.output<typeof MapRequestSchema>;
@@ -81,6 +81,7 @@ export class MapSessions {
   readonly #sessions = new Map<number, Session>();
   readonly #ephemeralTimers = new Map<number, ClockTimer>();
   readonly #pings = new Map<number, Record<string, unknown>[]>();
+  readonly #wire = new WireCache();
   readonly stats: MapStats = {
     sessions: 0,
     messages: 0,
@@ -193,7 +194,7 @@ export class MapSessions {
       this.#pings.delete(n.id);
       for (const pr of pings) this.#write(s, { PingRequest: pr });
     }
-    const view = buildView(state, n, this.#env.derpMap(), this.#env.magicDNS);
+    const view = buildView(state, n, this.#env.derpMap(), this.#env.magicDNS, this.#wire);
     const first = s.last === null;
     const msg =
       s.last === null

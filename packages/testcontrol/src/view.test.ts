@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deltaMapResponse, diffPeer, type View } from './view.js';
+import { deltaMapResponse, diffPeer, type View, wire } from './view.js';
 
 const peer = (extra: Record<string, unknown> = {}) => ({
   ID: 2,
@@ -10,7 +10,7 @@ const peer = (extra: Record<string, unknown> = {}) => ({
 });
 const view = (peers: Record<string, unknown>[], extra: Partial<View> = {}): View => ({
   self: { ID: 1 },
-  peers: new Map(peers.map((p) => [p.ID as number, p])),
+  peers: new Map(peers.map((p) => [p.ID as number, wire(p)])),
   filter: [],
   dns: {},
   derpMap: {},

@@ -20,15 +20,49 @@ type Json = Record<string, unknown>;
 
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/** A node in wire form and its JSON text (compared by reference first: one text per change). */
+export interface WireNode {
+  json: Json;
+  text: string;
+}
+
 /** Everything a node is told, as JSON-ready values. */
 export interface View {
   self: Json;
-  peers: Map<number, Json>;
+  peers: Map<number, WireNode>;
   filter: FilterRuleWire[];
   dns: Json;
   derpMap: Json;
   domain: string;
   profiles: Map<number, Json>;
+}
+
+/**
+ * Node wire forms shared by every map session for one generation of the tailnet: what a peer looks
+ * like does not depend on who looks, so it is built once per change, not once per viewer.
+ */
+export class WireCache {
+  #gen = -1;
+  #nodes = new Map<number, WireNode>();
+
+  get(state: TailnetState, n: NodeRec): WireNode {
+    if (state.generation !== this.#gen) {
+      this.#gen = state.generation;
+      this.#nodes = new Map();
+    }
+    let w = this.#nodes.get(n.id);
+    if (w === undefined) {
+      const json = nodeWire(state, n);
+      w = { json, text: JSON.stringify(json) };
+      this.#nodes.set(n.id, w);
+    }
+    return w;
+  }
+}
+
+/** Wraps a wire node (for tests and one-off views). */
+export function wire(json: Json): WireNode {
+  return { json, text: JSON.stringify(json) };
 }
 
 /** The `tailcfg.Node` of `n` in wire form. */
@@ -64,11 +98,17 @@ export function nodeWire(state: TailnetState, n: NodeRec): Json {
 }
 
 /** Builds the view of `self`. */
-export function buildView(state: TailnetState, self: NodeRec, derpMap: Json, magicDNS: boolean): View {
+export function buildView(
+  state: TailnetState,
+  self: NodeRec,
+  derpMap: Json,
+  magicDNS: boolean,
+  cache: WireCache = new WireCache(),
+): View {
   const all = state.nodes();
   const selfP = state.policyNode(self);
   const allP = all.map((n) => state.policyNode(n));
-  const peers = new Map<number, Json>();
+  const peers = new Map<number, WireNode>();
   const profiles = new Map<number, Json>();
   const addProfile = (userId: number) => {
     const u = state.user(userId);
@@ -82,11 +122,11 @@ export function buildView(state: TailnetState, self: NodeRec, derpMap: Json, mag
     const n = all[i]!;
     if (n.id === self.id || !n.authorized) continue;
     if (!canSee(policy, selfP, allP[i]!)) continue;
-    peers.set(n.id, nodeWire(state, n));
+    peers.set(n.id, cache.get(state, n));
     addProfile(n.userId);
   }
   return {
-    self: nodeWire(state, self),
+    self: cache.get(state, self).json,
     peers,
     filter: compileFilter(policy, selfP, allP),
     dns: { Domains: [state.domain], Proxied: magicDNS, Resolvers: [] },
@@ -106,7 +146,7 @@ export function fullMapResponse(v: View, controlTime: Date): Json {
     PacketFilters: { base: v.filter },
     DNSConfig: v.dns,
     UserProfiles: [...v.profiles.values()],
-    Peers: [...v.peers.values()].sort((a, b) => (a.ID as number) - (b.ID as number)),
+    Peers: [...v.peers.values()].map((p) => p.json).sort((a, b) => (a.ID as number) - (b.ID as number)),
     ControlTime: formatGoTime(controlTime),
   };
 }
@@ -171,13 +211,15 @@ export function deltaMapResponse(prev: View, next: View): Json | null {
   const changed: Json[] = [];
   const patches: Json[] = [];
   const online: Record<string, boolean> = {};
-  for (const [id, n] of next.peers) {
+  for (const [id, w] of next.peers) {
     const p = prev.peers.get(id);
+    const n = w.json;
     if (p === undefined) {
       changed.push(n);
       continue;
     }
-    const d = diffPeer(p, n);
+    if (p === w || p.text === w.text) continue;
+    const d = diffPeer(p.json, n);
     if (d.kind === 'full') changed.push(n);
     else if (d.kind === 'patch') patches.push(d.patch);
     else if (d.kind === 'online') online[String(id)] = d.online;
