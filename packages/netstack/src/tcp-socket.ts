@@ -197,6 +197,9 @@ export class TcpSocket extends Duplex {
       // destroy() without end(): abort with RST (RFC 9293 §3.10.5), as a socket closed with
       // data unsent or unread is by Linux.
       conn.abort();
+    } else if (!conn.isClosed()) {
+      conn.orphan(this.stack._now());
+      this.stack.kick(this.entry);
     }
     this.entry.socket = undefined;
     if (this.pendingWrite) {

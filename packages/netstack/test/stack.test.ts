@@ -358,3 +358,17 @@ describe('Stack MSS, ICMP errors, fragments, TIME-WAIT', () => {
     s2.destroy();
   });
 });
+
+describe('orphaned connections', () => {
+  it('a destroyed socket whose peer never closes leaves FIN-WAIT-2 after the timeout', async () => {
+    const { clock, a, b } = twoStacks();
+    a.listen({ port: 80, allowHalfOpen: true }, (s) => s.resume()); // never ends its side
+    const sock = b.connect({ host: A4, port: 80, allowHalfOpen: true });
+    sock.resume();
+    sock.end('bye');
+    await runUntil(clock, () => sock.tcpState === 'FIN-WAIT-2');
+    sock.destroy();
+    await runFor(clock, 61_000);
+    expect(b.connectionCount).toBe(0);
+  });
+});

@@ -133,6 +133,8 @@ export class TcpConnection {
   lastRecvAt = 0;
   private challengeWindowStart = 0;
   private challengeCount = 0;
+  /** The app released the connection (see `orphan`). */
+  orphaned = false;
   /** Set when the connection was actively opened (for RST in SYN-RECEIVED, RFC 9293 §3.10.7.4). */
   active = false;
 
@@ -294,6 +296,16 @@ export class TcpConnection {
       emitRst(this, this.sndNxt, 0, false);
     }
     if (this.state !== 'CLOSED') this.enterClosed(null);
+  }
+
+  /**
+   * The app let go of the connection after closing it (a destroyed socket): it finishes on its
+   * own, and an orphan may wait in FIN-WAIT-2 only as long as TIME-WAIT lasts (as Linux's
+   * tcp_fin_timeout), since no app will ever read what the peer still sends.
+   */
+  orphan(now: number): void {
+    this.orphaned = true;
+    if (this.state === 'FIN-WAIT-2') this.timeWaitAt = now + this.config.timeWaitMs;
   }
 
   setNoDelay(on: boolean, now: number): void {
@@ -520,7 +532,10 @@ export class TcpConnection {
     const finAcked = this.finQueued && seqGt(this.sndUna, this.dataEnd);
     switch (this.state) {
       case 'FIN-WAIT-1':
-        if (finAcked) this.state = 'FIN-WAIT-2';
+        if (finAcked) {
+          this.state = 'FIN-WAIT-2';
+          if (this.orphaned) this.timeWaitAt = now + this.config.timeWaitMs;
+        }
         break;
       case 'CLOSING':
         if (finAcked) this.enterTimeWait(now);
