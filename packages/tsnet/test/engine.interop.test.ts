@@ -27,6 +27,8 @@ import { TsnetNode } from '../src/engine/node.js';
 const ECHO = 7;
 const LISTEN = 8080;
 const DENIED = 9090;
+/** Bytes each way in the bulk test (TSNET_BULK_MB overrides). */
+const BULK_BYTES = Number(process.env.TSNET_BULK_MB ?? '50') * 1024 * 1024;
 
 /** Writes `data` and reads until `n` bytes came back (bounded). */
 function exchange(
@@ -163,6 +165,20 @@ describeInterop(
       expect(p0?.rxDerp).toBeGreaterThan(0);
       expect(p0?.direct).toBeUndefined();
       expect(p0?.derpRegion).toBe(n.magicsock.homeRegion);
+      // The real peer sees the same: its disco pings come back via DERP.
+      if (ts !== null) {
+        const ip = n.addresses.find((a) => a.is4())?.toString() ?? '';
+        const t = ts;
+        const viaDerp = await waitUntil(
+          'tailscale ping via DERP',
+          async () => {
+            const p = await t.ping(ip, { count: 2, untilDirect: false, timeoutSec: 3 });
+            return p.pongs.length > 0 ? p : undefined;
+          },
+          { timeoutMs: 15_000 },
+        );
+        for (const p of viaDerp.pongs) expect(p.via).toBe('DERP(loop)');
+      }
       // Direct paths on: endpoints go to control, disco finds 127.0.0.1, the connection moves over.
       n.magicsock.setDirectEnabled(true);
       // Traffic on a second connection keeps the session active while disco works.
@@ -283,5 +299,74 @@ describeInterop(
         { timeoutMs: 30_000 },
       );
     }, 70_000);
+
+    it('(e) a 50 MB echo (each way) that starts on DERP survives the upgrade to direct, SHA-256 equal', async () => {
+      if (node === null || gp === null) throw new Error('fixtures not started');
+      const n = node;
+      const g = gp;
+      n.magicsock.setDirectEnabled(false);
+      const sock = await n.dial(g.ip4, ECHO, 10_000);
+      const size = BULK_BYTES;
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+      const started = Date.now();
+      const done = exchange(sock, data, size, 90_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const derpTx = n.peerPath(g.ip4)?.txDerp ?? 0;
+      expect(derpTx).toBeGreaterThan(0);
+      n.magicsock.setDirectEnabled(true);
+      const back = await done;
+      const secs = (Date.now() - started) / 1000;
+      logs.push(`bulk: ${size} bytes each way in ${secs.toFixed(1)} s`);
+      expect(createHash('sha256').update(back).digest('hex')).toBe(
+        createHash('sha256').update(data).digest('hex'),
+      );
+      expect(n.peerPath(g.ip4)?.direct).toMatch(/^127\.0\.0\.1:\d+$/);
+      sock.destroy();
+    }, 120_000);
+
+    it('(f) two of our nodes in one process reach each other', async () => {
+      if (node === null || hs === null || derper === null) throw new Error('fixtures not started');
+      const n1 = node;
+      const alice = (await hs.users()).find((u) => u.name === 'alice');
+      if (alice === undefined) throw new Error('no user alice');
+      const key = await hs.createPreAuthKey({ user: alice.id, reusable: false, expiration: '1h' });
+      const n2 = new TsnetNode({
+        controlUrl: hs.url,
+        authKey: key,
+        hostname: 'tsnode2',
+        listenAddress: '127.0.0.1',
+        derpUseHttp: true,
+      });
+      try {
+        await n2.up(30_000);
+        const ip1 = n1.addresses.find((a) => a.is4())?.toString() ?? '';
+        const s = await waitUntil(
+          'tsnode2 to dial tsnode',
+          async () => n2.dial(ip1, LISTEN, 5_000).catch(() => undefined),
+          { timeoutMs: 20_000 },
+        );
+        const msg = Buffer.from('node to node in one process');
+        expect((await exchange(s, msg)).equals(msg)).toBe(true);
+        s.destroy();
+        // And the other way, by name from the netmap.
+        n2.listen(LISTEN, (c) => c.on('data', (d: Buffer) => c.write(d)));
+        const back = await waitUntil(
+          'tsnode to dial tsnode2 by name',
+          async () => {
+            try {
+              return await n1.dial('tsnode2', LISTEN, 5_000);
+            } catch {
+              return undefined;
+            }
+          },
+          { timeoutMs: 20_000 },
+        );
+        expect((await exchange(back, msg)).equals(msg)).toBe(true);
+        back.destroy();
+      } finally {
+        await n2.close();
+      }
+    }, 60_000);
   },
 );
