@@ -22,6 +22,8 @@ export interface DerperOptions {
   stun: boolean;
   stunPort: number;
   meshPskFile: string;
+  /** URLs of the region's other DERP servers to mesh with (needs --mesh-psk-file). */
+  meshWith: string[];
   /** Per-client receive limit in bytes/s (0 = none), and its burst. */
   rateLimitBytesPerSec: number;
   rateBurstBytes: number;
@@ -40,6 +42,7 @@ export const USAGE = `usage: tsnet-derper [flags]
   --stun=false                do not run the STUN responder
   --stun-port port            STUN UDP port on the listen host (default 3478; -1 disables)
   --mesh-psk-file path        mesh pre-shared key (64 hex digits)
+  --mesh-with url,url         other DERP servers of the region to mesh with (http(s)://host:port/derp)
   --rate-limit bytes/s        per-client receive rate limit (default 0: none)
   --rate-burst bytes          its burst (default 2 × the limit)
   -v, --verbose               log connections
@@ -71,6 +74,7 @@ export function parseOptions(argv: readonly string[]): DerperOptions {
     stun: true,
     stunPort: 3478,
     meshPskFile: '',
+    meshWith: [],
     rateLimitBytesPerSec: 0,
     rateBurstBytes: 0,
     verbose: false,
@@ -90,6 +94,7 @@ export function parseOptions(argv: readonly string[]): DerperOptions {
     'hostname',
     'stun-port',
     'mesh-psk-file',
+    'mesh-with',
     'rate-limit',
     'rate-burst',
   ]);
@@ -145,6 +150,12 @@ export function parseOptions(argv: readonly string[]): DerperOptions {
       case 'mesh-psk-file':
         o.meshPskFile = value;
         break;
+      case 'mesh-with':
+        o.meshWith = value
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== '');
+        break;
       case 'rate-limit':
         o.rateLimitBytesPerSec = int(name, value);
         break;
@@ -171,6 +182,7 @@ export function parseOptions(argv: readonly string[]): DerperOptions {
   if (o.certMode === 'manual' && o.tlsCert === '' && o.certDir === '') {
     throw new Error('certmode manual needs --tls-cert and --tls-key, or --certdir');
   }
+  if (o.meshWith.length > 0 && o.meshPskFile === '') throw new Error('--mesh-with needs --mesh-psk-file');
   splitHostPort(o.addr);
   return o;
 }

@@ -98,6 +98,10 @@ export async function runDerper(o: DerperOptions, logf: Logf): Promise<RunningDe
   const server = new DerpServer(serverOpts);
   const listenOpts = tls === undefined ? { host, port } : { host, port, tls };
   const { url, port: boundPort } = await server.listen(listenOpts);
+  for (const peer of o.meshWith) {
+    server.meshWith(peer);
+    logf('derper: meshing with %s', peer);
+  }
   let stun: StunServer | null = null;
   let stunPort = -1;
   if (o.stun && o.stunPort >= 0) {

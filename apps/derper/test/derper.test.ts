@@ -66,6 +66,10 @@ describe('tsnet-derper options', () => {
     expect(() => parseOptions(['--tls-cert', 'c.pem'])).toThrow(/go together/);
     expect(() => parseOptions(['--addr', 'nohost'])).toThrow(/--addr/);
     expect(() => parseOptions(['--stun-port', 'x'])).toThrow(/--stun-port/);
+    expect(() => parseOptions(['--mesh-with', 'http://a/derp'])).toThrow(/--mesh-psk-file/);
+    expect(
+      parseOptions(['--mesh-psk-file', 'k', '--mesh-with', 'http://a/derp, http://b/derp']).meshWith,
+    ).toEqual(['http://a/derp', 'http://b/derp']);
   });
 });
 

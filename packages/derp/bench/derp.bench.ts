@@ -182,4 +182,5 @@ for (const [name, r] of rows) {
 console.log('\nPaced: at most 32 packets in flight');
 console.log('| relay | payload | packets/s | MB/s |');
 console.log('|---|---:|---:|---:|');
-for (const [name, r] of paced) console.log(`| ${name} | ${r.size} B | ${fmt(r.pps)} | ${r.mbps.toFixed(1)} |`);
+for (const [name, r] of paced)
+  console.log(`| ${name} | ${r.size} B | ${fmt(r.pps)} | ${r.mbps.toFixed(1)} |`);

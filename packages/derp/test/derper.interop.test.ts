@@ -1,10 +1,21 @@
 // Interop 1: our DerpClient against the real Go derper (tailscale.com/cmd/derper v1.102.3), plain
 // HTTP and TLS with the self-signed certificate pinned by CertName, HTTP upgrade and WebSocket.
 // Two clients of ours exchange packets through it and every payload is checked.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NodePrivate } from '@tsnet/core';
 import { type Derper, describeInterop, printLogsOnFailure, startDerper } from '@tsnet/interop';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { DerpClient, type DerpClientOptions, PEER_GONE_REASON, parseDerpMap } from '../src/index.js';
+import {
+  DerpClient,
+  type DerpClientOptions,
+  DerpServer,
+  generateMeshKey,
+  PEER_GONE_REASON,
+  PEER_PRESENT_FLAGS,
+  parseDerpMap,
+} from '../src/index.js';
 import { nextEvent, payload, payloadIndex, until } from './helpers.js';
 
 const clients: DerpClient[] = [];
@@ -159,3 +170,66 @@ describeInterop('interop: our DerpClient <-> real derper (TLS, CertName sha256-r
     await relay(b, a, 1000, 1200);
   }, 60_000);
 });
+
+describeInterop(
+  'interop: mesh with the real derper (mesh key, WatchConns, PeerPresent, ForwardPacket)',
+  ['derper'],
+  () => {
+    let derper: Derper | null = null;
+    let ours: DerpServer | null = null;
+    const meshKey = generateMeshKey();
+    const dir = mkdtempSync(join(tmpdir(), 'derp-mesh-'));
+    printLogsOnFailure(() => ({ derper }));
+    beforeAll(async () => {
+      const pskFile = join(dir, 'mesh.key');
+      writeFileSync(pskFile, `${meshKey}\n`, { mode: 0o600 });
+      derper = await startDerper({ tls: false, stun: false, extraArgs: ['-mesh-psk-file', pskFile] });
+    }, 30_000);
+    afterAll(async () => {
+      await ours?.close();
+      await derper?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a mesh client of ours watching derper sees PeerPresent (address, flags) and PeerGone', async () => {
+      const url = `${derper!.url}/derp`;
+      const watcher = client({ url, meshKey, watchConnectionChanges: true });
+      const present = new Map<string, { port?: number; flags?: number }>();
+      const gone: string[] = [];
+      watcher.on('peerPresent', (peer, info) => present.set(peer.toString(), info));
+      watcher.on('peerGone', (peer) => gone.push(peer.toString()));
+      await watcher.connect();
+      const x = client({ url });
+      await x.connect();
+      await until('PeerPresent for x', () => present.has(x.publicKey.toString()), 10_000);
+      const info = present.get(x.publicKey.toString())!;
+      expect(info.flags).toBe(PEER_PRESENT_FLAGS.IsRegular);
+      expect(info.port).toBeGreaterThan(0);
+      await x.close();
+      await until('PeerGone for x', () => gone.includes(x.publicKey.toString()), 10_000);
+    }, 30_000);
+
+    it('our server meshed with derper forwards a packet to a client connected to derper', async () => {
+      ours = new DerpServer({ meshKey });
+      const { url } = await ours.listen();
+      ours.meshWith(`${derper!.url}/derp`);
+      const a = client({ url });
+      const b = client({ url: `${derper!.url}/derp` });
+      await Promise.all([a.connect(), b.connect()]);
+      const got: number[] = [];
+      b.on('packet', (p, src) => {
+        if (src.equals(a.publicKey)) got.push(p[0]!);
+      });
+      await until(
+        'a packet from our server to derper via ForwardPacket',
+        () => {
+          a.send(b.publicKey, new Uint8Array([7]));
+          return got.length > 0;
+        },
+        10_000,
+      );
+      expect(got[0]).toBe(7);
+      expect(ours.counters.packetsForwardedOut).toBeGreaterThan(0);
+    }, 30_000);
+  },
+);

@@ -307,9 +307,11 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
   }
 
   /** Forwards a packet as if from `src` (mesh key required). */
-  forwardPacket(src: NodePublic, dst: NodePublic, packet: Uint8Array): void {
+  forwardPacket(src: NodePublic | Uint8Array, dst: NodePublic | Uint8Array, packet: Uint8Array): void {
     if (this.#state === 'connected') {
-      this.#writeNow([emitFrame({ type: 'ForwardPacket', src: src.raw, dst: dst.raw, packet })]);
+      const s = src instanceof Uint8Array ? src : src.raw;
+      const d = dst instanceof Uint8Array ? dst : dst.raw;
+      this.#writeNow([emitFrame({ type: 'ForwardPacket', src: s, dst: d, packet })]);
     }
   }
 

@@ -68,6 +68,8 @@ export interface ServerContext {
   forget(conn: ServerConn): void;
   /** The active connection for a key, or why there is none. */
   lookup(dst: KeyId): ServerConn | 'unknown' | 'dup';
+  /** Forwards to a mesh peer that has `dst`; false when no peer does. */
+  forwardToMesh(src: Uint8Array, dstId: KeyId, dst: Uint8Array, packet: Uint8Array): boolean;
   noteActivity(conn: ServerConn): void;
   /** `conn` received a packet from `src`: tell it when `src` leaves. */
   watchPeerGone(src: KeyId, conn: ServerConn): void;
@@ -399,8 +401,11 @@ export class ServerConn {
     const disco = looksLikeDisco(packet);
     if (disco) c.packetsReceivedDisco++;
     else c.packetsReceivedOther++;
-    const target = ctx.lookup(keyId(dst));
+    const dstId = keyId(dst);
+    const target = ctx.lookup(dstId);
     if (typeof target === 'string') {
+      // Not here: a mesh peer of the region may have it (never for forwarded packets, as Go).
+      if (target === 'unknown' && ctx.forwardToMesh(this.key!.raw, dstId, dst, packet)) return;
       ctx.recordDrop(packet.length, target === 'dup' ? 'dup_client' : 'unknown_dest');
       if (target === 'unknown') this.#maybeNotHere(dst, packet);
       return;

@@ -52,6 +52,8 @@ export interface DerpServerCounters {
   packetsSent: number;
   bytesSent: number;
   packetsForwardedIn: number;
+  /** Packets handed to a mesh peer (ForwardPacket) for a client connected there. */
+  packetsForwardedOut: number;
   packetsDropped: number;
   bytesDropped: number;
   dropsByReason: Record<DropReason, number>;
@@ -87,6 +89,7 @@ export function newServerCounters(): DerpServerCounters {
     packetsSent: 0,
     bytesSent: 0,
     packetsForwardedIn: 0,
+    packetsForwardedOut: 0,
     packetsDropped: 0,
     bytesDropped: 0,
     dropsByReason: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,

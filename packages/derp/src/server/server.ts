@@ -32,6 +32,8 @@ import {
   toHex,
 } from '@tsnet/core';
 import { WebSocketServer } from 'ws';
+import { DerpClient, type DerpClientOptions } from '../client/client.js';
+import type { DerpTlsOptions } from '../client/dial.js';
 import { type KeyId, keyId } from '../key-id.js';
 import { type ByteTransport, SocketTransport, WebSocketTransport } from '../transport.js';
 import {
@@ -132,11 +134,20 @@ export class DerpServer {
   readonly #wss: WebSocketServer;
   #listener: HttpServer | null = null;
   #closed = false;
+  readonly #privateKey: NodePrivate;
+  readonly #meshKeyHex: string | null;
+  readonly #crypto: CryptoProvider;
+  /** Keys connected to a mesh peer, and the client to that peer. */
+  readonly #meshRoutes = new Map<KeyId, DerpClient>();
+  readonly #meshClients: DerpClient[] = [];
 
   constructor(options: DerpServerOptions = {}) {
     const crypto = options.crypto ?? getCryptoProvider();
     const priv = options.privateKey ?? NodePrivate.generate(crypto);
     this.publicKey = priv.public(crypto);
+    this.#privateKey = priv;
+    this.#crypto = crypto;
+    this.#meshKeyHex = options.meshKey?.trim() ?? null;
     this.#logf = options.logf ?? discardLogf;
     this.#admitHook = options.admit;
     let meshKey: Uint8Array | null = null;
@@ -172,6 +183,7 @@ export class DerpServer {
         this.#dirty.delete(conn);
       },
       lookup: (dst) => this.#lookup(dst),
+      forwardToMesh: (src, dstId, dst, packet) => this.#forwardToMesh(src, dstId, dst, packet),
       noteActivity: (conn) => this.#noteActivity(conn),
       watchPeerGone: (src, conn) => this.#watchPeerGone(src, conn),
       unwatchPeerGone: (src, conn) => this.#unwatchPeerGone(src, conn),
@@ -332,6 +344,50 @@ export class DerpServer {
     if (conn.state !== 'Closed') this.#conns.add(conn);
   }
 
+  // ---- regional mesh -------------------------------------------------------------------------
+
+  /**
+   * Meshes with another DERP server of the same region (both need the same `meshKey`): a client
+   * with our key and the mesh key subscribes to the peer's connections (WatchConns), and packets
+   * for a key connected there are handed over as ForwardPacket, as Go's `derper -mesh-with` does.
+   * Returns the mesh client (reconnecting on its own until `close()`).
+   */
+  meshWith(url: string, options: { tls?: DerpTlsOptions } = {}): DerpClient {
+    if (this.#meshKeyHex === null) throw new TypeError('meshWith needs the meshKey option');
+    const opts: DerpClientOptions = {
+      privateKey: this.#privateKey,
+      url,
+      meshKey: this.#meshKeyHex,
+      watchConnectionChanges: true,
+      clock: this.#ctx.clock,
+      crypto: this.#crypto,
+      logf: this.#logf,
+    };
+    if (options.tls !== undefined) opts.tls = options.tls;
+    const c = new DerpClient(opts);
+    c.on('peerPresent', (peer) => {
+      if (!peer.equals(this.publicKey)) this.#meshRoutes.set(keyId(peer.raw), c);
+    });
+    c.on('peerGone', (peer) => {
+      const id = keyId(peer.raw);
+      if (this.#meshRoutes.get(id) === c) this.#meshRoutes.delete(id);
+    });
+    c.on('disconnected', () => {
+      for (const [id, via] of this.#meshRoutes) if (via === c) this.#meshRoutes.delete(id);
+    });
+    c.connect().catch((err: unknown) => this.#logf('derp: mesh with %s: %s', url, (err as Error).message));
+    this.#meshClients.push(c);
+    return c;
+  }
+
+  #forwardToMesh(src: Uint8Array, dstId: KeyId, dst: Uint8Array, packet: Uint8Array): boolean {
+    const via = this.#meshRoutes.get(dstId);
+    if (via === undefined || via.state !== 'connected') return false;
+    via.forwardPacket(src, dst, packet);
+    this.counters.packetsForwardedOut++;
+    return true;
+  }
+
   // ---- operations --------------------------------------------------------------------------
 
   /** Whether a client with this key is connected and active. */
@@ -377,6 +433,8 @@ export class DerpServer {
     }
     this.#closed = true;
     for (const c of [...this.#conns]) c.close();
+    await Promise.all(this.#meshClients.map((c) => c.close()));
+    this.#meshRoutes.clear();
     this.#wss.close();
     const l = this.#listener;
     this.#listener = null;
