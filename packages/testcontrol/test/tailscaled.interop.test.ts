@@ -200,6 +200,27 @@ describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tail
         timeoutMs: 20_000,
       },
     );
+    // Logging in again with a key rotates the node key and keeps the node (same ID and addresses).
+    const before = t.node('tsderp')!;
+    await tsDerp!.up({
+      loginServer: t.controlURL,
+      authKey: key,
+      hostname: 'tsderp',
+      extraArgs: ['--force-reauth'],
+    });
+    const after = t.node('tsderp')!;
+    expect(after.id).toBe(before.id);
+    expect(after.addresses).toEqual(before.addresses);
+    expect(after.nodeKey).not.toBe(before.nodeKey);
+    expect(after.expired).toBe(false);
+    await waitUntil(
+      'ts1 to see tsderp unexpired',
+      async () => {
+        const p = Object.values((await ts1!.status()).Peer ?? {}).find((x) => x.HostName === 'tsderp');
+        return p !== undefined && p.Expired !== true && p.PublicKey === after.nodeKey;
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 });
 
