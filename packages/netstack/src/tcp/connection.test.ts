@@ -491,3 +491,18 @@ describe('receive-window auto-tuning', () => {
     expect(b.conn.readable).toBeGreaterThan(100 * 1024);
   });
 });
+
+describe('SYN-RECEIVED', () => {
+  it('answers a retransmitted SYN with the SYN-ACK at once', () => {
+    let dropped = 0;
+    const { a, b, run, clock } = pair({
+      drop: (s, from) => from === 'b' && (s.flags & TCP_FLAG.SYN) !== 0 && dropped++ === 0,
+    });
+    a.conn.connect(clock.now());
+    run(() => b.conn.state === 'SYN-RECEIVED');
+    // The client's own RTO (1 s) retransmits the SYN; the server answers it without waiting for its own.
+    run(() => a.established && b.established);
+    expect(b.sent.filter((s) => s.flags === (TCP_FLAG.SYN | TCP_FLAG.ACK)).length).toBeGreaterThanOrEqual(2);
+    expect(clock.now()).toBeLessThan(1100);
+  });
+});

@@ -430,6 +430,16 @@ export class TcpConnection {
     let payload = seg.payload;
     let seq = seg.seq;
 
+    // A retransmitted SYN while in SYN-RECEIVED means our SYN-ACK was lost: send it again now
+    // rather than waiting for our retransmission timer (as Linux does).
+    if (
+      this.state === 'SYN-RECEIVED' &&
+      (f & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.SYN
+    ) {
+      if (seg.seq === this.irs) sendSyn(this, now);
+      return;
+    }
+
     // RFC 7323 §5.3 PAWS: an old timestamp on a non-RST segment is a duplicate; ACK and drop.
     if (this.tsOk && seg.tsVal !== undefined && (f & TCP_FLAG.RST) === 0 && seqLt(seg.tsVal, this.tsRecent)) {
       this.ackNow = true;
