@@ -114,12 +114,11 @@ class FrameQueue {
   }
 }
 
-let connCounter = 0;
-
 export class ServerConn {
   readonly #ctx: ServerContext;
   readonly transport: ByteTransport;
-  readonly connNum = ++connCounter;
+  /** The server's count of accepted connections when this one came (for logs). */
+  readonly connNum: number;
   readonly remoteAddress: string;
   readonly #reader = new FrameReader();
   #state: ServerConnState = 'AwaitClientInfo';
@@ -156,6 +155,7 @@ export class ServerConn {
     opts: { notIdeal?: boolean; initial?: Uint8Array },
   ) {
     this.#ctx = ctx;
+    this.connNum = ctx.counters.accepts;
     this.transport = transport;
     this.remoteAddress = transport.remoteAddress;
     this.notIdeal = opts.notIdeal ?? false;
