@@ -1,7 +1,59 @@
 /**
- * @tsnet/localapi: LocalAPI handlers and LocalClient: WhoIs, status, prefs; in-process or against a real tailscaled.
+ * @tsnet/localapi: LocalAPI handlers and LocalClient: WhoIs, status, prefs; in-process or against a
+ * real tailscaled.
  *
- * Nothing is exported yet: this package is a placeholder in the workspace until its issue lands.
- * See README.md for what it will hold.
+ * - ./types.ts: zod schemas of `WhoIsResponse`, `ipnstate.Status`, `ipn.Prefs`.
+ * - ./capmap.ts: the WhoIs `CapMap` from the packet filter's CapGrant rules (pure).
+ * - ./backend.ts: the `LocalBackend` seam a node implements; ./netmap-backend.ts builds WhoIs
+ *   answers from a control `NetworkMap`.
+ * - ./handler.ts + ./auth.ts: the `(req, res)` LocalAPI handler and its request checks.
+ * - ./client.ts + ./transport.ts: `LocalClient` over a unix socket, the loopback listener, or in
+ *   process.
+ *
+ * Read README.md first; wire facts cite tailscale v1.102.3 (protocol-map §9).
  */
-export {};
+export {
+  basicAuthPassword,
+  checkRequest,
+  LOCAL_API_HOST,
+  SEC_TAILSCALE_HEADER,
+  SEC_TAILSCALE_VALUE,
+  secretsEqual,
+  validHost,
+} from './auth.js';
+export type { LocalBackend, WhoIsLookupOptions, WhoIsResult } from './backend.js';
+export {
+  type CapFilterRule,
+  capsWithValues,
+  PEER_CAPABILITY_INGRESS,
+  type PeerCapsInput,
+  peerCaps,
+} from './capmap.js';
+export {
+  DEFAULT_TAILSCALED_SOCKET,
+  LocalClient,
+  type LocalClientOptions,
+  type LocalClientTarget,
+  type WhoIsOptions,
+} from './client.js';
+export { AccessDeniedError, LocalApiConnectError, LocalApiError, PeerNotFoundError } from './errors.js';
+export {
+  createLocalApiHandler,
+  LOCAL_API_CAPABILITY_VERSION,
+  type LocalApiHandlerOptions,
+  type LocalApiHandlerStats,
+  type LocalApiRequestHandler,
+  MAX_BODY_BYTES,
+} from './handler.js';
+export { toGoJSON } from './json.js';
+export { nodeByAddr, nodeByKey, whoIsInNetmap, whoIsResultFor } from './netmap-backend.js';
+export {
+  httpTransport,
+  inProcessTransport,
+  type LocalRequest,
+  type LocalResponse,
+  type LocalTransport,
+  MAX_RESPONSE_BYTES,
+  unixSocketTransport,
+} from './transport.js';
+export * from './types.js';

@@ -1,0 +1,192 @@
+/**
+ * How a `LocalClient` reaches a LocalAPI: a function from a request to a response, with three
+ * implementations.
+ *
+ * - `unixSocketTransport(path)`: a real tailscaled's socket (`--socket=`, default
+ *   `/var/run/tailscale/tailscaled.sock`), `http.request({ socketPath })` with `Host:
+ *   local-tailscaled.sock` as Go's `local.Client` sends it.
+ * - `httpTransport(url, credential)`: tsnet's loopback LocalAPI on 127.0.0.1 (protocol-map §9.1),
+ *   with `Sec-Tailscale: localapi` and Basic auth `("", credential)`.
+ * - `inProcessTransport(handler)`: a handler in this process, through an in-memory stream pair
+ *   and a `node:http` server that never listens: real HTTP framing, no socket. Go tsnet does the same
+ *   with `memnet` (`tsnet/tsnet.go start`).
+ *
+ * Every request carries `Tailscale-Cap: <capver>` (`local.go DoLocalRequest`) and is bounded by a
+ * timeout.
+ */
+
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
+import { Duplex } from 'node:stream';
+import { LOCAL_API_HOST, SEC_TAILSCALE_VALUE } from './auth.js';
+import { LocalApiConnectError } from './errors.js';
+import { LOCAL_API_CAPABILITY_VERSION, type LocalApiRequestHandler } from './handler.js';
+
+export interface LocalRequest {
+  method: string;
+  /** Path and query, e.g. `/localapi/v0/whois?addr=100.64.0.1`. */
+  path: string;
+  body?: string | undefined;
+  timeoutMs: number;
+}
+
+export interface LocalResponse {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export type LocalTransport = (req: LocalRequest) => Promise<LocalResponse>;
+
+/** The largest LocalAPI response read (a 10k-peer status is a few MB). */
+export const MAX_RESPONSE_BYTES = 256 << 20;
+
+function errnoCode(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'ECONNRESET';
+}
+
+function connectError(path: string, target: string, e: unknown): LocalApiConnectError {
+  const code = errnoCode(e);
+  const route = path.split('?')[0] ?? path;
+  return new LocalApiConnectError(
+    code,
+    `Failed to connect to local Tailscale daemon for ${route} at ${target}: ${(e as Error).message ?? String(e)}`,
+    { cause: e },
+  );
+}
+
+function send(
+  base: RequestOptions,
+  req: LocalRequest,
+  target: string,
+  extraHeaders: Record<string, string>,
+): Promise<LocalResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {
+      Host: LOCAL_API_HOST,
+      'Tailscale-Cap': String(LOCAL_API_CAPABILITY_VERSION),
+      ...extraHeaders,
+    };
+    if (req.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(req.body));
+    }
+    let settled = false;
+    const r = httpRequest({ ...base, method: req.method, path: req.path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > MAX_RESPONSE_BYTES) {
+          r.destroy(
+            new LocalApiConnectError('ERR_LOCALAPI_TOO_LARGE', `response over ${MAX_RESPONSE_BYTES} bytes`),
+          );
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        settled = true;
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+        });
+      });
+      res.on('error', (e) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(connectError(req.path, target, e));
+      });
+    });
+    const timer = setTimeout(() => {
+      const e = Object.assign(new Error(`no answer within ${req.timeoutMs} ms`), { code: 'ETIMEDOUT' });
+      r.destroy(e);
+    }, req.timeoutMs);
+    r.on('error', (e) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(e instanceof LocalApiConnectError ? e : connectError(req.path, target, e));
+    });
+    r.end(req.body);
+  });
+}
+
+/** A real tailscaled's LocalAPI unix socket. */
+export function unixSocketTransport(socketPath: string): LocalTransport {
+  return (req) => send({ socketPath, agent: false }, req, socketPath, {});
+}
+
+/**
+ * tsnet's loopback LocalAPI (`Server.loopback()`): `url` like `http://127.0.0.1:PORT`, and the
+ * LocalAPI credential it returned (sent as the Basic-auth password; never logged).
+ */
+export function httpTransport(url: string | URL, credential: string): LocalTransport {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') throw new TypeError(`url must be an http: URL, got ${u.protocol}`);
+  const auth = `Basic ${Buffer.from(`:${credential}`, 'utf8').toString('base64')}`;
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return (req) =>
+    send({ host, port: Number(u.port || 80), agent: false }, req, u.host, {
+      Authorization: auth,
+      'Sec-Tailscale': SEC_TAILSCALE_VALUE,
+    });
+}
+
+/** Two Duplex streams, each reading what the other writes. */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (peer: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        peer().push(chunk);
+        cb();
+      },
+      final(cb) {
+        peer().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        const p = peer();
+        if (!p.destroyed) p.push(null);
+        cb(err);
+      },
+    });
+  ends.push(
+    make(() => ends[1] as Duplex),
+    make(() => ends[0] as Duplex),
+  );
+  return [ends[0] as Duplex, ends[1] as Duplex];
+}
+
+/** A LocalAPI handler in this process, reached without any socket. */
+export function inProcessTransport(handler: LocalApiRequestHandler): LocalTransport {
+  const server = createServer(handler);
+  return (req) => {
+    const [clientEnd, serverEnd] = duplexPair();
+    server.emit('connection', serverEnd);
+    return send(
+      {
+        // No agent: node:http then uses createConnection (agent: false would make a new Agent).
+        createConnection: () => clientEnd as never,
+      },
+      req,
+      'in-process',
+      {},
+    ).finally(() => {
+      clientEnd.destroy();
+      serverEnd.destroy();
+    });
+  };
+}
