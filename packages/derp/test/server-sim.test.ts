@@ -252,6 +252,17 @@ describe('server on in-memory transports', () => {
     expect(server.counters.duplicateClientKeys).toBe(0);
   });
 
+  it('a client frame over 256 KiB ends the connection without being buffered', async () => {
+    const { server } = newServer();
+    const a = connect(server);
+    await flush();
+    const hdr = new Uint8Array([0x04, 0, 0x04, 0, 1]); // SendPacket of 256 KiB + 1
+    a.raw(hdr);
+    await flush();
+    expect(a.closed).toBe(true);
+    expect(server.counters.protocolErrors).toBe(1);
+  });
+
   it('Health and Restarting frames reach clients', async () => {
     const { server } = newServer();
     const a = connect(server);

@@ -31,6 +31,7 @@ import type { ByteTransport } from '../transport.js';
 import {
   FRAME_TYPE,
   looksLikeDisco,
+  MAX_CLIENT_INFO_LEN,
   MAX_PING_LEN,
   PEER_GONE_REASON,
   PEER_PRESENT_FLAGS,
@@ -120,7 +121,8 @@ export class ServerConn {
   /** The server's count of accepted connections when this one came (for logs). */
   readonly connNum: number;
   readonly remoteAddress: string;
-  readonly #reader = new FrameReader();
+  // No valid client frame exceeds the 256 KiB ClientInfo limit: bound what one connection may buffer.
+  readonly #reader = new FrameReader({ maxFrameLen: MAX_CLIENT_INFO_LEN });
   #state: ServerConnState = 'AwaitClientInfo';
 
   /** Set once the handshake opened ClientInfo. */
