@@ -50,14 +50,30 @@ describe('AllowedIps', () => {
     expect(() => t.insert('nonsense', 'x')).toThrow(TypeError);
   });
 
+  it('holds 10,000 peers with a host route in each family (a large tailnet)', () => {
+    const t = new AllowedIps<number>();
+    for (let i = 0; i < 10_000; i++) {
+      t.insert(`100.64.${i >> 8}.${i & 0xff}/32`, i);
+      t.insert(`fd7a:115c:a1e0::${i.toString(16)}/128`, i);
+    }
+    t.insert('100.64.0.0/10', -1); // a subnet route under the hosts
+    expect(t.lookup(parseIp('100.64.39.15')!)).toBe((39 << 8) | 15);
+    expect(t.lookup(parseIp('fd7a:115c:a1e0::2710')!)).toBeUndefined(); // 10000 = 0x2710: not inserted
+    expect(t.lookup(parseIp('fd7a:115c:a1e0::270f')!)).toBe(9999);
+    expect(t.lookup(parseIp('100.127.0.1')!)).toBe(-1);
+    expect(t.prefixesForPeer(42)).toEqual(['100.64.0.42/32', 'fd7a:115c:a1e0::2a/128']);
+    t.removeByPeer(42);
+    expect(t.lookup(parseIp('100.64.0.42')!)).toBe(-1);
+  });
+
   it('matches a linear scan (property)', () => {
     const v4 = fc.record({
       addr: fc.uint8Array({ minLength: 4, maxLength: 4 }),
-      bits: fc.integer({ min: 0, max: 32 }),
+      bits: fc.oneof(fc.integer({ min: 0, max: 32 }), fc.constant(32)), // host routes take another path: draw them often
     });
     const v6 = fc.record({
       addr: fc.uint8Array({ minLength: 16, maxLength: 16 }),
-      bits: fc.integer({ min: 0, max: 128 }),
+      bits: fc.oneof(fc.integer({ min: 0, max: 128 }), fc.constant(128)),
     });
     // Bias addresses towards a few shared leading bytes so prefixes overlap.
     const near = (a: Uint8Array) => {
@@ -68,7 +84,7 @@ describe('AllowedIps', () => {
     const entry = fc.record({
       prefix: fc.oneof(v4, v6),
       peer: fc.integer({ min: 0, max: 5 }),
-      op: fc.constantFrom('ins', 'ins', 'ins', 'rmPeer'),
+      op: fc.constantFrom('ins', 'ins', 'ins', 'rmPeer', 'rm'),
     });
     fc.assert(
       fc.property(
@@ -96,13 +112,20 @@ describe('AllowedIps', () => {
                   ),
               );
               model.push({ addr, bits: o.prefix.bits, peer: o.peer });
+            } else if (o.op === 'rm') {
+              const same = (m: { addr: Uint8Array; bits: number }) =>
+                m.bits === o.prefix.bits &&
+                m.addr.length === addr.length &&
+                m.addr.every((x, i) => x === addr[i]);
+              expect(t.remove({ addr, bits: o.prefix.bits })).toBe(model.some(same));
+              model = model.filter((m) => !same(m));
             } else {
               t.removeByPeer(o.peer);
               model = model.filter((m) => m.peer !== o.peer);
             }
           }
-          for (const p0 of probes) {
-            const p = near(p0);
+          // Random addresses, and every inserted prefix's own address (to hit host routes exactly).
+          for (const p of [...probes.map(near), ...model.map((m) => m.addr)]) {
             let best: { bits: number; peer: number } | undefined;
             for (const m of model) {
               if (m.addr.length !== p.length) continue;

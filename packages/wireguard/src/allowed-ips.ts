@@ -6,6 +6,12 @@
  * both ways: outbound, the destination address picks the peer; inbound, a decrypted packet is
  * accepted only if its source address maps back to the peer that sent it.
  *
+ * Host routes (/32 and /128: every Tailscale peer has one of each, and a netmap may hold
+ * thousands) are kept apart in a hash map keyed by the address, since a host route is always the
+ * longest possible match: a lookup tries it first, in O(1), and walks the trie only for shorter
+ * prefixes. This keeps the trie small (one node per bit of the few subnet routes) and a 10,000-peer
+ * table at one map entry per address instead of 32 or 128 trie nodes.
+ *
  * Inserting a prefix that is already present moves it to the new peer, as in wireguard-go.
  */
 import { formatPrefix, type IpPrefix, maskPrefix, parsePrefix } from './ip.js';
@@ -24,14 +30,45 @@ function bitAt(addr: Uint8Array, i: number): number {
   return (addr[i >> 3]! >> (7 - (i & 7))) & 1;
 }
 
+/** The key of a host route: the address as a number (IPv4) or an 8-character string (IPv6). */
+function hostKey(addr: Uint8Array): number | string {
+  if (addr.length === 4) return ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0;
+  let k = '';
+  for (let i = 0; i < 16; i += 2) k += String.fromCharCode((addr[i]! << 8) | addr[i + 1]!);
+  return k;
+}
+
+function hostAddr(key: number | string): Uint8Array {
+  const a = new Uint8Array(typeof key === 'number' ? 4 : 16);
+  if (typeof key === 'number') {
+    a[0] = key >>> 24;
+    a[1] = (key >>> 16) & 0xff;
+    a[2] = (key >>> 8) & 0xff;
+    a[3] = key & 0xff;
+  } else {
+    for (let i = 0; i < 8; i++) {
+      const w = key.charCodeAt(i);
+      a[2 * i] = w >> 8;
+      a[2 * i + 1] = w & 0xff;
+    }
+  }
+  return a;
+}
+
 /** A longest-prefix-match table from IP prefixes to peers of type `T`. */
 export class AllowedIps<T> {
   readonly #v4: TrieNode<T> = newNode();
   readonly #v6: TrieNode<T> = newNode();
+  /** Host routes (/32, /128), checked before the tries. */
+  readonly #hosts = new Map<number | string, T>();
 
   /** Maps `prefix` (text like `10.0.0.0/24`, or a parsed prefix) to `peer`, replacing any earlier owner. */
   insert(prefix: string | IpPrefix, peer: T): void {
     const p = toPrefix(prefix);
+    if (p.bits === p.addr.length * 8) {
+      this.#hosts.set(hostKey(p.addr), peer);
+      return;
+    }
     let node = p.addr.length === 4 ? this.#v4 : this.#v6;
     for (let i = 0; i < p.bits; i++) {
       if (bitAt(p.addr, i) === 0) node = node.zero ??= newNode();
@@ -42,6 +79,11 @@ export class AllowedIps<T> {
 
   /** The peer owning the longest prefix that contains `addr` (4 or 16 bytes), or `undefined`. */
   lookup(addr: Uint8Array): T | undefined {
+    if (addr.length !== 4 && addr.length !== 16) return undefined;
+    if (this.#hosts.size > 0) {
+      const host = this.#hosts.get(hostKey(addr));
+      if (host !== undefined) return host;
+    }
     let node: TrieNode<T> | undefined;
     let bits: number;
     if (addr.length === 4) {
@@ -65,6 +107,7 @@ export class AllowedIps<T> {
   /** Removes `prefix` if present; true if it was. */
   remove(prefix: string | IpPrefix): boolean {
     const p = toPrefix(prefix);
+    if (p.bits === p.addr.length * 8) return this.#hosts.delete(hostKey(p.addr));
     const path: TrieNode<T>[] = [];
     let node: TrieNode<T> | undefined = p.addr.length === 4 ? this.#v4 : this.#v6;
     for (let i = 0; i < p.bits && node !== undefined; i++) {
@@ -94,9 +137,10 @@ export class AllowedIps<T> {
     };
     prune(this.#v4);
     prune(this.#v6);
+    for (const [k, v] of this.#hosts) if (v === peer) this.#hosts.delete(k);
   }
 
-  /** The prefixes owned by `peer`, IPv4 first, in address order. */
+  /** The prefixes owned by `peer`: IPv4 subnets in address order, then IPv4 hosts in insertion order, then the same for IPv6. */
   entriesForPeer(peer: T): IpPrefix[] {
     const out: IpPrefix[] = [];
     const walk = (node: TrieNode<T>, addr: Uint8Array, depth: number) => {
@@ -109,7 +153,11 @@ export class AllowedIps<T> {
       }
     };
     walk(this.#v4, new Uint8Array(4), 0);
+    for (const [k, v] of this.#hosts)
+      if (v === peer && typeof k === 'number') out.push({ addr: hostAddr(k), bits: 32 });
     walk(this.#v6, new Uint8Array(16), 0);
+    for (const [k, v] of this.#hosts)
+      if (v === peer && typeof k === 'string') out.push({ addr: hostAddr(k), bits: 128 });
     return out;
   }
 
