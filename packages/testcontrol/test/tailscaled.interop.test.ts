@@ -2,6 +2,9 @@
 // auth keys, see each other in `tailscale status --json`, and reach each other through the embedded
 // DERP server (`tailscale ping` pongs `via DERP(test)`) and directly (`via 127.0.0.1:port`); the Go
 // tsnet peer joins too; a tailscaled without a key is approved through the admin call.
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import {
   describeInterop,
   type GoPeer,
@@ -101,6 +104,26 @@ describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tail
     console.log(r.stdout);
     expect(r.pongs[0]!.via).toBe('DERP(test)');
     expect(t.derpServer.connectedKeys().length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('carries TCP through the embedded DERP to a DERP-only tailscaled', async () => {
+    // tailscaled (userspace) forwards inbound tailnet TCP to 127.0.0.1:<same port> on this host.
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (echo.address() as AddressInfo).port;
+      const bytesBefore = tailnet!.derpServer.counters.bytesSent;
+      const data = 'x'.repeat(64 * 1024);
+      const got = await ts1!.nc(await tsDerp!.ip4(), port, data, {
+        expectBytes: data.length,
+        timeoutMs: 20_000,
+      });
+      expect(got.toString()).toBe(data);
+      // Both directions of 64 KiB (plus WireGuard and TCP overhead) went through our DERP server.
+      expect(tailnet!.derpServer.counters.bytesSent - bytesBefore).toBeGreaterThan(2 * data.length);
+    } finally {
+      echo.close();
+    }
   });
 
   it('lets the Go tsnet peer join and talk to tailscaled', async () => {
