@@ -1,7 +1,30 @@
 /**
- * tsnet: An embedded Tailscale node for Node.js: listen and dial on your tailnet from inside your program.
+ * tsnet: an embedded Tailscale node for Node.js.
  *
- * Nothing is exported yet: this package is a placeholder in the workspace until its issue lands.
- * See README.md for what it will hold.
+ * Today this exports the engine (issue 9): `TsnetNode` joins control, WireGuard, magicsock (disco
+ * and DERP), the packet filter and netstack into a node real Tailscale peers reach. The public
+ * `Server` API (issue 10) will stand on it.
  */
-export {};
+export {
+  DiscoBox,
+  type DiscoMessage,
+  looksLikeDisco,
+  parseMessage as parseDiscoMessage,
+} from './disco/index.js';
+export { Datapath, type DatapathCounters, TAILSCALE_MTU } from './engine/datapath.js';
+export { TsnetNode, type TsnetNodeEvents, type TsnetNodeOptions } from './engine/node.js';
+export {
+  type FilterCounters,
+  type FilterRuleInput,
+  PacketFilter,
+  type TsmpCounters,
+  type Verdict,
+} from './filter/index.js';
+export {
+  type LocalEndpoint,
+  type MagicPeer,
+  Magicsock,
+  type MagicsockCounters,
+  type MagicsockOptions,
+  type PeerPath,
+} from './magicsock/index.js';

@@ -53,7 +53,13 @@ interface Side {
 
 async function side(opts: { disableDirect?: boolean } = {}): Promise<Side> {
   const key = NodePrivate.generate();
-  const ms = new Magicsock({ nodeKey: key, listenAddress: '127.0.0.1', derpUseHttp: true, ...opts });
+  const ms = new Magicsock({
+    nodeKey: key,
+    listenAddress: '127.0.0.1',
+    derpUseHttp: true,
+    logf: process.env.MS_DEBUG ? (f, ...a) => process.stderr.write(`${f} ${a.join(' ')}\n`) : undefined,
+    ...opts,
+  });
   cleanups.push(() => ms.close());
   const got: Side['got'] = [];
   await ms.open((data, from) => got.push({ data: Buffer.from(data).toString(), from }));
@@ -98,8 +104,12 @@ describe('Magicsock', () => {
     introduce(a, b);
     const aKey = a.key.public().toString();
     const bKey = b.key.public().toString();
+    // Datagrams may be lost (a DERP connection still settling): resend until one arrives.
+    const resend = setInterval(() => a.ms.send(wg('first'), bKey), 200);
     a.ms.send(wg('first'), bKey);
-    await until('first datagram', () => b.got.find((g) => g.data.endsWith('first')));
+    await until('first datagram', () => b.got.find((g) => g.data.endsWith('first'))).finally(() =>
+      clearInterval(resend),
+    );
     expect(b.got[0]?.from).toBe(aKey);
     await until('direct path', () => a.ms.peerPath(bKey)?.trusted);
     expect(a.ms.peerPath(bKey)?.direct).toBe(`127.0.0.1:${b.ms.localPort}`);

@@ -1,0 +1,151 @@
+// The path choice of one peer, sans-IO: DERP until a Pong vouches for a direct address, direct
+// alone while trusted, both when trust lapses, DERP alone once the direct path is long dead; a new
+// disco key forgets the path; heartbeats only while the session is active.
+import { AddrPort, DiscoPrivate, NodePrivate } from '@tsnet/core';
+import { describe, expect, it } from 'vitest';
+import type { DiscoMessage } from '../disco/index.js';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  SESSION_ACTIVE_TIMEOUT_MS,
+  TRUST_UDP_ADDR_MS,
+  UPGRADE_INTERVAL_MS,
+} from './constants.js';
+import { type EndpointIO, PeerEndpoint } from './endpoint.js';
+
+interface Sent {
+  via: 'udp' | 'derp';
+  to: string;
+  msg: DiscoMessage | 'data';
+}
+
+function setup() {
+  const sent: Sent[] = [];
+  let tx = 0;
+  const io: EndpointIO = {
+    nodeKey: new Uint8Array(32),
+    directEnabled: true,
+    sendUdp: (addr, pkt) => {
+      sent.push({ via: 'udp', to: addr.toString(), msg: pkt.length === 1 ? 'data' : (last as DiscoMessage) });
+      return true;
+    },
+    sendDerp: (region, _dst, pkt) => {
+      sent.push({ via: 'derp', to: String(region), msg: pkt.length === 1 ? 'data' : (last as DiscoMessage) });
+      return true;
+    },
+    sealDisco: (_to, msg) => {
+      last = msg;
+      return new Uint8Array(100);
+    },
+    txId: () => {
+      tx++;
+      return new Uint8Array(12).fill(tx);
+    },
+    endpoints: () => [AddrPort.parse('127.0.0.1:1')],
+    logf: () => {},
+    pathChanged: () => {},
+  };
+  let last: DiscoMessage | undefined;
+  const ep = new PeerEndpoint(NodePrivate.generate().public(), io);
+  const direct = AddrPort.parse('127.0.0.1:41641');
+  ep.update(DiscoPrivate.generate().public(), 900, [direct]);
+  const pings = () => sent.filter((s) => typeof s.msg === 'object' && s.msg.type === 'ping');
+  const pong = (now: number) => {
+    const p = pings().at(-1);
+    if (p === undefined || typeof p.msg !== 'object' || p.msg.type !== 'ping') throw new Error('no ping');
+    return ep.handlePong(p.msg.txId, direct, now);
+  };
+  const data = () => sent.filter((s) => s.msg === 'data');
+  return { ep, io, sent, direct, pings, pong, data };
+}
+
+const D = new Uint8Array(1);
+
+describe('PeerEndpoint path choice', () => {
+  it('sends over DERP and pings candidates plus a CallMeMaybe until a Pong comes', () => {
+    const { ep, sent, pings, data } = setup();
+    ep.send(D, 0);
+    expect(data().map((s) => s.via)).toEqual(['derp']);
+    expect(pings().map((s) => s.to)).toEqual(['127.0.0.1:41641']);
+    expect(
+      sent.some((s) => typeof s.msg === 'object' && s.msg.type === 'callMeMaybe' && s.via === 'derp'),
+    ).toBe(true);
+    // Rate limited: no second ping within the interval.
+    ep.send(D, 100);
+    expect(pings().length).toBe(1);
+  });
+
+  it('goes direct alone after a Pong, both ways when trust lapses, DERP alone when long dead', () => {
+    const { ep, pong, data, sent } = setup();
+    ep.send(D, 0);
+    expect(pong(10)).toBe(true);
+    expect(ep.path(10)).toMatchObject({ direct: '127.0.0.1:41641', trusted: true, latencyMs: 10 });
+    sent.length = 0;
+    ep.send(D, 20);
+    expect(data().map((s) => s.via)).toEqual(['udp']);
+    // No Pong for longer than the trust time: UDP and DERP both get a copy.
+    sent.length = 0;
+    const later = 10 + TRUST_UDP_ADDR_MS + 1;
+    ep.send(D, later);
+    expect(
+      data()
+        .map((s) => s.via)
+        .sort(),
+    ).toEqual(['derp', 'udp']);
+    // Heartbeats unanswered for a long time: the direct path is dropped, DERP only.
+    let t = later;
+    while (t < later + UPGRADE_INTERVAL_MS + 2 * TRUST_UDP_ADDR_MS) {
+      t += 1000;
+      ep.send(D, t);
+      ep.tick(t);
+    }
+    expect(ep.path(t).direct).toBeUndefined();
+    sent.length = 0;
+    ep.send(D, t + 1);
+    expect(data().map((s) => s.via)).toEqual(['derp']);
+  });
+
+  it('heartbeats keep the path trusted while the session is active, and stop after', () => {
+    const { ep, pong, pings } = setup();
+    ep.send(D, 0);
+    pong(5);
+    let t = 5;
+    for (let i = 0; i < 5; i++) {
+      t += HEARTBEAT_INTERVAL_MS;
+      ep.tick(t);
+      pong(t + 1);
+      ep.send(D, t + 1);
+    }
+    expect(ep.path(t + 2).trusted).toBe(true);
+    const n = pings().length;
+    t += SESSION_ACTIVE_TIMEOUT_MS + 10;
+    ep.tick(t);
+    ep.tick(t + HEARTBEAT_INTERVAL_MS);
+    expect(pings().length).toBe(n);
+  });
+
+  it('ignores unknown Pongs and Pongs from another address than pinged', () => {
+    const { ep, pings } = setup();
+    ep.send(D, 0);
+    expect(ep.handlePong(new Uint8Array(12).fill(99), AddrPort.parse('127.0.0.1:41641'), 1)).toBe(false);
+    const p = pings()[0];
+    if (p === undefined || typeof p.msg !== 'object' || p.msg.type !== 'ping') throw new Error('no ping');
+    expect(ep.handlePong(p.msg.txId, AddrPort.parse('127.0.0.1:9'), 2)).toBe(true);
+    expect(ep.path(2).trusted).toBe(false);
+    expect(ep.candidates().map(String)).toContain('127.0.0.1:9');
+  });
+
+  it('forgets the direct path when the peer comes back with a new disco key', () => {
+    const { ep, pong } = setup();
+    ep.send(D, 0);
+    pong(1);
+    expect(ep.path(2).trusted).toBe(true);
+    ep.update(DiscoPrivate.generate().public(), 900, []);
+    expect(ep.path(2)).toMatchObject({ direct: undefined, trusted: false });
+  });
+
+  it('pings every endpoint of a CallMeMaybe at once', () => {
+    const { ep, pings } = setup();
+    ep.handleCallMeMaybe([AddrPort.parse('127.0.0.1:5'), AddrPort.parse('127.0.0.1:6')], 0);
+    expect(pings().map((s) => s.to)).toEqual(['127.0.0.1:5', '127.0.0.1:6']);
+  });
+});
