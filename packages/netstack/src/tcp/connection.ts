@@ -108,6 +108,8 @@ export class TcpConnection {
   inRecovery = false;
   recoveryPoint: number;
   highRxt: number;
+  /** RFC 6675 §5 rule 4: the rescue retransmission was sent in this recovery. */
+  rescueDone = false;
   /** Retransmit the first unacknowledged segment at the next transmit, ignoring cwnd. */
   rtxPending = false;
   /** Karn's rule (RFC 6298 §3): timing one segment when timestamps are off; -1 when none. */
@@ -745,6 +747,7 @@ export class TcpConnection {
   enterRecovery(now: number): void {
     this.stats.recoveries++;
     this.inRecovery = true;
+    this.rescueDone = false;
     this.tlpAt = Number.POSITIVE_INFINITY;
     this.recoveryPoint = this.sndMax;
     this.highRxt = this.sndUna;

@@ -196,6 +196,14 @@ function sendData(c: TcpConnection, now: number): void {
         }
       }
     }
+
+    // Rule 4: once per recovery, a rescue retransmission of the highest unSACKed segment, so a
+    // lost tail is repaired without the RTO when there is no new data to send.
+    if (c.inRecovery && c.sackOk && !c.rescueDone && (c.sack.empty || seqLt(c.sack.highest, c.sndMax))) {
+      c.rescueDone = true;
+      probeLast(c, now);
+      continue;
+    }
     break;
   }
 
