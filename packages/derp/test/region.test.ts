@@ -2,7 +2,15 @@
 // NotePreferred, on-demand connections to other regions, idle close on a fake clock.
 import { FakeClock, NodePrivate } from '@tsnet/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DerpClient, type DerpMap, DerpRegionManager, DerpServer, parseDerpMap } from '../src/index.js';
+import {
+  DerpClient,
+  type DerpMap,
+  DerpRegionManager,
+  DerpServer,
+  generateMeshKey,
+  PEER_PRESENT_FLAGS,
+  parseDerpMap,
+} from '../src/index.js';
 import { selfSignedCert, until } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -131,5 +139,42 @@ describe('DerpRegionManager', () => {
     expect(a.connectedRegions).toEqual([1, 2]);
     clock.advance(16_000); // the 15 s check after 60 s idle
     expect(a.connectedRegions).toEqual([1]);
+  });
+
+  it('a region client falls over to the next node and says which was ideal (PeerPresent NotIdeal)', async () => {
+    const meshKey = generateMeshKey();
+    const s = new DerpServer({ meshKey });
+    const { port, url } = await s.listen();
+    cleanups.push(() => s.close());
+    const dead = new DerpServer();
+    const deadPort = (await dead.listen()).port;
+    await dead.close(); // nothing listens there any more
+    const region = parseDerpMap({
+      Regions: {
+        '7': {
+          RegionID: 7,
+          RegionCode: 'x',
+          Nodes: [
+            { Name: '7a', RegionID: 7, HostName: '127.0.0.1', IPv4: '127.0.0.1', DERPPort: deadPort },
+            { Name: '7b', RegionID: 7, HostName: '127.0.0.1', IPv4: '127.0.0.1', DERPPort: port },
+          ],
+        },
+      },
+    }).Regions['7']!;
+    const watcher = new DerpClient({
+      privateKey: NodePrivate.generate(),
+      url,
+      meshKey,
+      watchConnectionChanges: true,
+    });
+    cleanups.push(() => watcher.close());
+    const flags = new Map<string, number | undefined>();
+    watcher.on('peerPresent', (peer, info) => flags.set(peer.toString(), info.flags));
+    await watcher.connect();
+    const c = new DerpClient({ privateKey: NodePrivate.generate(), region, useHttp: true });
+    cleanups.push(() => c.close());
+    await c.connect();
+    await until('PeerPresent for the client', () => flags.has(c.publicKey.toString()));
+    expect(flags.get(c.publicKey.toString())).toBe(PEER_PRESENT_FLAGS.NotIdeal);
   });
 });
