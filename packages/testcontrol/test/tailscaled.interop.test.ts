@@ -168,6 +168,12 @@ describeInterop('TestTailnet with real tailscaled and the Go tsnet peer', ['tail
   it('answers an injected ping request from a real tailscaled', async () => {
     const r = await tailnet!.ping('ts1', { timeoutMs: 15_000 });
     expect(r.method).toBe('HEAD');
+    // A typed ping: ts1 disco-pings ts2 and POSTs the tailcfg.PingResponse back over Noise.
+    const ip2 = await ts2!.ip4();
+    const d = await tailnet!.ping('ts1', { type: 'disco', ip: ip2, timeoutMs: 20_000 });
+    expect(d.method).toBe('POST');
+    expect(d.body).toMatchObject({ IP: ip2, NodeName: 'ts2' });
+    expect((d.body as { Err?: string }).Err ?? '').toBe('');
   });
 
   it('applies a policy in real tailscaled: app capabilities in whois, peers hidden', async () => {
