@@ -26,8 +26,7 @@ export type RegisterOutcome =
 
 const ok = (body: Record<string, unknown>): RegisterOutcome => ({ status: 200, body });
 
-function userBody(state: TailnetState, u: UserInfo): Record<string, unknown> {
-  void state;
+function userBody(u: UserInfo): Record<string, unknown> {
   return {
     User: { ID: u.id, DisplayName: u.displayName, Created: formatGoTime(u.created) },
     Login: { ID: u.id, Provider: 'testcontrol', LoginName: u.loginName, DisplayName: u.displayName },
@@ -36,7 +35,7 @@ function userBody(state: TailnetState, u: UserInfo): Record<string, unknown> {
 
 function authorized(state: TailnetState, n: NodeRec): RegisterOutcome {
   const u = state.user(n.userId) ?? state.defaultUser();
-  return ok({ ...userBody(state, u), MachineAuthorized: true, NodeKeyExpired: false });
+  return ok({ ...userBody(u), MachineAuthorized: true, NodeKeyExpired: false });
 }
 
 function hostnameOf(req: RegisterRequest, raw: Record<string, unknown>): string {
@@ -151,7 +150,7 @@ export async function handleRegister(
     if (!state.isExpired(n)) return authorized(state, n);
     if (!rotated) {
       const u = state.user(n.userId) ?? state.defaultUser();
-      return ok({ ...userBody(state, u), MachineAuthorized: true, NodeKeyExpired: true });
+      return ok({ ...userBody(u), MachineAuthorized: true, NodeKeyExpired: true });
     }
   }
 
