@@ -28,3 +28,4 @@ export {
   type MagicsockOptions,
   type PeerPath,
 } from './magicsock/index.js';
+export { Server, type ServerOptions, splitHostPort } from './server.js';
