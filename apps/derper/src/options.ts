@@ -100,6 +100,7 @@ export function parseOptions(argv: readonly string[]): DerperOptions {
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (arg === '--') continue; // what `pnpm start -- …` passes through
     if (!arg.startsWith('-')) throw new Error(`unexpected argument: ${arg}`);
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');

@@ -61,6 +61,7 @@ describe('tsnet-derper options', () => {
       verbose: true,
     });
     expect(parseOptions(['--tls-cert', 'c.pem', '--tls-key', 'k.pem']).certMode).toBe('manual');
+    expect(parseOptions(['--', '--addr', '127.0.0.1:1']).addr).toBe('127.0.0.1:1'); // pnpm start -- …
     expect(() => parseOptions(['--nope'])).toThrow(/unknown flag: --nope/);
     expect(() => parseOptions(['--certmode', 'acme'])).toThrow(/--certmode/);
     expect(() => parseOptions(['--tls-cert', 'c.pem'])).toThrow(/go together/);
