@@ -69,6 +69,8 @@ describe('TestTailnet with ControlClient', () => {
     await a.until((nm) => peerNames(nm).join() === 'beta,gamma');
     tailnet.deleteNode('gamma');
     await a.until((nm) => peerNames(nm).join() === 'beta');
+    // The deleted node's stream ends and control no longer knows it: it needs a login.
+    await vi.waitFor(() => expect(c.client.state).toBe('NeedsLogin'), { timeout: 10_000 });
     await c.close();
   });
 
@@ -224,6 +226,14 @@ describe('TestTailnet with ControlClient', () => {
     await a.client.register({ authKey: key });
     expect(tailnet.node('alpha')?.id).toBe(id);
     expect(tailnet.node('alpha')?.expired).toBe(false);
+  });
+
+  it('sends keep-alives on an idle map stream', async () => {
+    await tailnet.close();
+    tailnet = await TestTailnet.start({ keepAliveMs: 100 });
+    const a = track(await join(tailnet, 'alpha', tailnet.createAuthKey()));
+    await vi.waitFor(() => expect(a.client.stats.keepAlives).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+    expect(tailnet.stats.map.keepAlives).toBeGreaterThanOrEqual(2);
   });
 
   it('speaks ts2021 over WebSocket and with the early payload', async () => {
