@@ -23,6 +23,7 @@ import {
 import type { TcpSocket } from '@tsnet/netstack';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TsnetNode } from '../src/engine/node.js';
+import { Server } from '../src/server.js';
 
 const ECHO = 7;
 const LISTEN = 8080;
@@ -325,32 +326,35 @@ describeInterop(
       sock.destroy();
     }, 120_000);
 
-    it('(f) two of our nodes in one process reach each other', async () => {
+    it('(f) two of our nodes in one process reach each other (the second through the public Server)', async () => {
       if (node === null || hs === null || derper === null) throw new Error('fixtures not started');
       const n1 = node;
       const alice = (await hs.users()).find((u) => u.name === 'alice');
       if (alice === undefined) throw new Error('no user alice');
       const key = await hs.createPreAuthKey({ user: alice.id, reusable: false, expiration: '1h' });
-      const n2 = new TsnetNode({
-        controlUrl: hs.url,
-        authKey: key,
+      // The second node through the public Server API.
+      const srv = new Server({
         hostname: 'tsnode2',
+        authKey: key,
+        controlUrl: hs.url,
         listenAddress: '127.0.0.1',
         derpUseHttp: true,
       });
       try {
-        await n2.up(30_000);
+        await srv.up(30_000);
+        expect(srv.tailscaleIPs().ip4).toMatch(/^100\.64\./);
         const ip1 = n1.addresses.find((a) => a.is4())?.toString() ?? '';
         const s = await waitUntil(
           'tsnode2 to dial tsnode',
-          async () => n2.dial(ip1, LISTEN, 5_000).catch(() => undefined),
+          async () => srv.dial('tcp', `${ip1}:${LISTEN}`, 5_000).catch(() => undefined),
           { timeoutMs: 20_000 },
         );
         const msg = Buffer.from('node to node in one process');
         expect((await exchange(s, msg)).equals(msg)).toBe(true);
         s.destroy();
         // And the other way, by name from the netmap.
-        n2.listen(LISTEN, (c) => c.on('data', (d: Buffer) => c.write(d)));
+        const ln = await srv.listen('tcp', `:${LISTEN}`);
+        ln.on('connection', (c: TcpSocket) => c.on('data', (d: Buffer) => c.write(d)));
         const back = await waitUntil(
           'tsnode to dial tsnode2 by name',
           async () => {
@@ -365,7 +369,7 @@ describeInterop(
         expect((await exchange(back, msg)).equals(msg)).toBe(true);
         back.destroy();
       } finally {
-        await n2.close();
+        await srv.close();
       }
     }, 60_000);
   },
