@@ -61,6 +61,36 @@ describe('DeviceCore (sans-IO)', () => {
     expect(a.peerStats(toBase64(b.publicKey))!.latestHandshake).toBe(1_700_000_000_000); // wallNow() when it completed (now = 0)
   });
 
+  it('adding many peers costs no X25519: the static-static secret is computed at the first handshake', () => {
+    const base = getCryptoProvider();
+    let dh = 0;
+    const counting = new Proxy(base, {
+      get(t, prop) {
+        const v = Reflect.get(t, prop, t);
+        if (prop === 'x25519' && typeof v === 'function') {
+          return (...args: Parameters<typeof base.x25519>) => {
+            dh++;
+            return base.x25519(...args);
+          };
+        }
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const core = new DeviceCore(
+      { privateKey: base.randomBytes(32), crypto: counting },
+      { sendDatagram: () => {}, deliverPacket: () => {}, event: () => {} },
+    );
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const k = base.randomBytes(32);
+      keys.push(k);
+      core.addPeer({ publicKey: k, endpoint: 'x:1', allowedIps: [`10.${i >> 8}.${i & 0xff}.1/32`] }, 0);
+    }
+    expect(dh).toBe(0);
+    core.initiateHandshake(keys[7]!, 0);
+    expect(dh).toBe(2); // DH(e, S_r) and the precomputed DH(S_i, S_r)
+  });
+
   it('close() erases keys and makes every input a no-op', () => {
     const { a, flush, now, wire } = pair();
     a.sendPacket(dataPacket(A_IP, B_IP, 1), now());

@@ -255,6 +255,7 @@ export class DeviceCore {
     const peer = this.#peers.get(key);
     if (peer === undefined) return false;
     peer.zeroAndFlushAll();
+    peer.handshake.zeroStatic();
     this.#ctx.allowedIps.removeByPeer(peer);
     this.#ctx.indexTable.deletePeer(peer);
     this.#peers.delete(key);
@@ -380,7 +381,10 @@ export class DeviceCore {
   /** Erases all keys and stops; every later call is a no-op. */
   close(): void {
     if (this.#closed) return;
-    for (const p of this.#peers.values()) p.zeroAndFlushAll();
+    for (const p of this.#peers.values()) {
+      p.zeroAndFlushAll();
+      p.handshake.zeroStatic();
+    }
     this.#ctx.id.privateKey.fill(0);
     this.#closed = true;
   }

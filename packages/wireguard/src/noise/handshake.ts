@@ -83,8 +83,8 @@ export class Handshake {
   remoteIndex = 0;
   readonly remoteStatic: Uint8Array;
   remoteEphemeral: Uint8Array = new Uint8Array(32);
-  /** DH(our static, their static), or all zeros if their key is a low-order point. */
-  precomputedStaticStatic: Uint8Array;
+  readonly #identity: NoiseIdentity;
+  #staticStatic: Uint8Array | undefined;
   /** Greatest TAI64N seen in a valid initiation from this peer (replay protection). */
   lastTimestamp: Uint8Array = new Uint8Array(TAI64N_SIZE);
   /** Monotonic ms of the last consumed initiation (flood protection); -Infinity: never. */
@@ -94,8 +94,23 @@ export class Handshake {
 
   constructor(identity: NoiseIdentity, remoteStatic: Uint8Array, presharedKey?: Uint8Array) {
     this.remoteStatic = new Uint8Array(remoteStatic);
-    this.precomputedStaticStatic = identity.crypto.x25519(identity.privateKey, this.remoteStatic);
+    this.#identity = identity;
     if (presharedKey !== undefined) this.presharedKey.set(presharedKey);
+  }
+
+  /**
+   * DH(our static, their static), or all zeros if their key is a low-order point. Computed on first
+   * use rather than when the peer is added, so adding thousands of peers (a large tailnet) costs no
+   * X25519 until a handshake with each actually happens.
+   */
+  get precomputedStaticStatic(): Uint8Array {
+    this.#staticStatic ??= this.#identity.crypto.x25519(this.#identity.privateKey, this.remoteStatic);
+    return this.#staticStatic;
+  }
+
+  /** Erases the precomputed static-static secret (the device is closing). */
+  zeroStatic(): void {
+    this.#staticStatic?.fill(0);
   }
 
   /** Zeroes the ephemeral secrets and transcript (wireguard-go `Handshake.Clear`). */
