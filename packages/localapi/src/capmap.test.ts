@@ -194,3 +194,26 @@ describe('parseSrcSet (Go parseIPSet)', () => {
     expect(parseSrcSet(text)).toHaveLength(n);
   });
 });
+
+// The filter headscale v0.29.2 sent a real tailscaled v1.102.3 for the policy of
+// test/tailscaled.interop.test.ts (an `ip` grant * → *, and an `app` grant alice@ → server@), as
+// `debug-packet-filter-rules` printed it; server 100.64.0.3, alice 100.64.0.1, a tag:ci node
+// 100.64.0.2. tailscaled's WhoIs answered alice with the capability and the tagged node without.
+describe('peerCaps on a filter headscale produced (recorded from the interop run)', () => {
+  const recorded = JSON.parse(
+    '[{"SrcIPs":["100.64.0.0-100.115.91.255","100.115.94.0-100.127.255.255","fd7a:115c:a1e0::/48"],"DstPorts":[{"IP":"*","Ports":{"First":0,"Last":65535}}]},{"SrcIPs":["100.64.0.1","fd7a:115c:a1e0::1"],"CapGrant":[{"Dsts":["100.64.0.3/32","fd7a:115c:a1e0::3/128"],"CapMap":{"example.com/cap/web":[{"role":"admin"},{"role":"viewer"}]}}]}]',
+  ) as CapFilterRule[];
+  const self = [pfx('100.64.0.3/32'), pfx('fd7a:115c:a1e0::3/128')];
+  it.each([
+    ['alice (granted)', '100.64.0.1', { 'example.com/cap/web': [{ role: 'admin' }, { role: 'viewer' }] }],
+    [
+      'alice over IPv6',
+      'fd7a:115c:a1e0::1',
+      { 'example.com/cap/web': [{ role: 'admin' }, { role: 'viewer' }] },
+    ],
+    ['the tagged node (not granted)', '100.64.0.2', {}],
+    ['ourselves', '100.64.0.3', {}],
+  ])('%s', (_name, src, want) => {
+    expect(peerCaps({ rules: recorded, selfAddresses: self, src: ip(src) })).toEqual(want);
+  });
+});

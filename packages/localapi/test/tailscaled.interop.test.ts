@@ -1,0 +1,225 @@
+// LocalClient against real tailscaled v1.102.3 LocalAPI unix sockets, with headscale v0.29.2 as
+// control: three nodes (the "server" user's node we ask, alice's node, and a node tagged tag:ci), a
+// policy with an `ip` grant for connectivity and an `app` grant from alice to the server's user.
+//
+// Ground truth is the real thing: `tailscale whois --json` and `tailscale status --json` printed by
+// the CLI against the same socket, and tailscaled's own CapMap, which our pure `peerCaps` must
+// reproduce from the filter rules tailscaled received (`debug-packet-filter-rules`).
+import { createServer, type Server } from 'node:http';
+import { IPAddr, IPPrefix } from '@tsnet/core';
+import {
+  describeInterop,
+  freeTcpPort,
+  type Headscale,
+  printLogsOnFailure,
+  startHeadscale,
+  startTailscaled,
+  type Tailscaled,
+  waitUntil,
+} from '@tsnet/interop';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { peerCaps } from '../src/capmap.js';
+import { LocalClient } from '../src/client.js';
+import { LocalApiConnectError, LocalApiError, PeerNotFoundError } from '../src/errors.js';
+
+const CAP = 'example.com/cap/web';
+const POLICY = {
+  tagOwners: { 'tag:ci': ['bob@'] },
+  grants: [
+    { src: ['*'], dst: ['*'], ip: ['*'] },
+    { src: ['alice@'], dst: ['server@'], app: { [CAP]: [{ role: 'admin' }, { role: 'viewer' }] } },
+  ],
+};
+
+/** Go's `null` CapMap / `null` values read as absent / `[]`, as our schema reads them. */
+function normCapMap(m: unknown): Record<string, unknown[]> {
+  if (m === null || m === undefined) return {};
+  return Object.fromEntries(
+    Object.entries(m as Record<string, unknown[] | null>).map(([k, v]) => [k, v ?? []]),
+  );
+}
+
+describeInterop(
+  'LocalClient against real tailscaled (headscale control)',
+  ['headscale', 'tailscaled'],
+  () => {
+    let hs: Headscale | null = null;
+    let srv: Tailscaled | null = null;
+    let alice: Tailscaled | null = null;
+    let bob: Tailscaled | null = null;
+    let http: Server | null = null;
+    let lc: LocalClient;
+    const ips: Record<'srv' | 'alice' | 'bob', string> = { srv: '', alice: '', bob: '' };
+    printLogsOnFailure(() => ({ headscale: hs, 'ts-server': srv, 'ts-alice': alice, 'ts-bob': bob }));
+
+    beforeAll(async () => {
+      hs = await startHeadscale({ embeddedDerp: true, policy: POLICY });
+      const h = hs;
+      await h.createUser('server');
+      await h.createUser('alice', { displayName: 'Alice Example', email: 'alice@example.com' });
+      await h.createUser('bob');
+      const [kSrv, kAlice, kBob] = await Promise.all([
+        h.createPreAuthKey({ user: 'server' }),
+        h.createPreAuthKey({ user: 'alice' }),
+        h.createPreAuthKey({ tags: ['tag:ci'] }),
+      ]);
+      [srv, alice, bob] = await Promise.all([
+        startTailscaled({ env: h.clientEnv }),
+        startTailscaled({ env: h.clientEnv }),
+        startTailscaled({ env: h.clientEnv }),
+      ]);
+      await Promise.all([
+        srv.up({ loginServer: h.url, authKey: kSrv, hostname: 'server' }),
+        alice.up({ loginServer: h.url, authKey: kAlice, hostname: 'alice-laptop' }),
+        bob.up({ loginServer: h.url, authKey: kBob, hostname: 'ci-runner' }),
+      ]);
+      [ips.srv, ips.alice, ips.bob] = await Promise.all([srv.ip4(), alice.ip4(), bob.ip4()]);
+      const s = srv;
+      await waitUntil(
+        'the server node to see both peers online, and the app grant in its filter',
+        async () => {
+          const st = await s.status();
+          const peers = Object.values(st.Peer ?? {});
+          if (peers.length !== 2 || !peers.every((p) => p.Online)) return false;
+          const who = await s.whois(ips.alice);
+          return who.CapMap !== null && who.CapMap !== undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      lc = new LocalClient({ socketPath: s.socket });
+    }, 120_000);
+
+    afterAll(async () => {
+      await new Promise<void>((r) => (http === null ? r() : http.close(() => r())));
+      await Promise.all([srv?.close(), alice?.close(), bob?.close()]);
+      await hs?.close();
+    });
+
+    it('whoIs equals `tailscale whois --json` for a user-owned peer, a tagged peer and ourselves', async () => {
+      for (const [name, ip] of Object.entries(ips)) {
+        const cli = (await srv!.whois(ip)) as {
+          Node: Record<string, unknown>;
+          UserProfile: Record<string, unknown>;
+          CapMap: unknown;
+        };
+        const ours = await lc.whoIs(ip);
+        expect(ours.Node.ID, name).toBe(cli.Node.ID);
+        expect(ours.Node.StableID, name).toBe(cli.Node.StableID);
+        expect(ours.Node.Name, name).toBe(cli.Node.Name);
+        expect(ours.Node.Key.toString(), name).toBe(cli.Node.Key);
+        expect(ours.Node.Addresses?.map(String), name).toEqual(cli.Node.Addresses);
+        expect(ours.Node.Tags ?? [], name).toEqual(cli.Node.Tags ?? []);
+        expect(ours.Node.User, name).toBe(cli.Node.User);
+        expect(ours.UserProfile.ID, name).toBe(cli.UserProfile.ID);
+        expect(ours.UserProfile.LoginName, name).toBe(cli.UserProfile.LoginName);
+        expect(ours.UserProfile.DisplayName, name).toBe(cli.UserProfile.DisplayName);
+        expect(normCapMap(ours.CapMap), name).toEqual(normCapMap(cli.CapMap));
+      }
+      const bobWho = await lc.whoIs(ips.bob);
+      expect(bobWho.Node.Tags).toEqual(['tag:ci']);
+      expect(bobWho.UserProfile.LoginName).toBe('tagged-devices');
+    });
+
+    it('the app grant is in the CapMap for alice, not for the tagged node; peerCaps reproduces it from the filter', async () => {
+      const aliceWho = await lc.whoIs(ips.alice);
+      expect(aliceWho.CapMap).toEqual({ [CAP]: [{ role: 'admin' }, { role: 'viewer' }] });
+      const bobWho = await lc.whoIs(ips.bob);
+      expect(normCapMap(bobWho.CapMap)).toEqual({});
+
+      // The same inputs tailscaled used: its filter rules and our own addresses.
+      const rules = await lc.debugPacketFilterRules();
+      const st = await lc.statusWithoutPeers();
+      const selfAddresses = (st.TailscaleIPs ?? []).map((a) => new IPPrefix(a, a.bitLen));
+      console.log(
+        `[localapi interop] tailscaled filter rules (self ${st.TailscaleIPs?.join(', ')}, alice ${ips.alice}, tagged ${ips.bob}):\n${JSON.stringify(rules)}`,
+      );
+      for (const [name, ip] of Object.entries(ips)) {
+        const real = normCapMap((await srv!.whois(ip)).CapMap);
+        const who = await lc.whoIs(ip);
+        const src = who.Node.Addresses?.[0]?.addr ?? IPAddr.parse(ip);
+        expect(peerCaps({ rules, selfAddresses, src }), name).toEqual(real);
+      }
+    });
+
+    it('status equals `tailscale status --json`: self, peers by node key, IPs, host names, online', async () => {
+      const [cli, ours] = await Promise.all([srv!.status(), lc.status()]);
+      expect(ours.BackendState).toBe(cli.BackendState);
+      expect(ours.TailscaleIPs?.map(String)).toEqual(cli.TailscaleIPs);
+      expect(ours.Self?.PublicKey.toString()).toBe(cli.Self.PublicKey);
+      expect(ours.Self?.HostName).toBe(cli.Self.HostName);
+      expect(ours.Self?.DNSName).toBe(cli.Self.DNSName);
+      expect(ours.MagicDNSSuffix).toBe(cli.MagicDNSSuffix);
+      expect(ours.CurrentTailnet?.MagicDNSSuffix).toBe(
+        (cli.CurrentTailnet as { MagicDNSSuffix: string }).MagicDNSSuffix,
+      );
+      const cliPeers = cli.Peer ?? {};
+      expect(Object.keys(ours.Peer ?? {}).sort()).toEqual(Object.keys(cliPeers).sort());
+      for (const [key, p] of Object.entries(ours.Peer ?? {})) {
+        const c = cliPeers[key]!;
+        expect(p.PublicKey.toString(), key).toBe(key);
+        expect(p.ID, key).toBe(c.ID);
+        expect(p.TailscaleIPs?.map(String), key).toEqual(c.TailscaleIPs);
+        expect(p.HostName, key).toBe(c.HostName);
+        expect(p.DNSName, key).toBe(c.DNSName);
+        expect(p.Online, key).toBe(c.Online);
+        expect(p.UserID, key).toBe(c.UserID);
+        expect(p.Tags ?? [], key).toEqual((c.Tags as string[] | undefined) ?? []);
+      }
+      expect(Object.keys(ours.User ?? {}).sort()).toEqual(Object.keys((cli.User as object) ?? {}).sort());
+      const lite = await lc.statusWithoutPeers();
+      expect(lite.Peer).toBeUndefined();
+      expect(lite.Self?.PublicKey.toString()).toBe(cli.Self.PublicKey);
+    });
+
+    it('prefs, user-profile, peer-by-id and tailscaled errors', async () => {
+      const p = await lc.prefs();
+      expect(p.ControlURL).toBe(hs!.url);
+      expect(p.Hostname).toBe('server');
+      expect(p.WantRunning).toBe(true);
+      const who = await lc.whoIs(ips.alice);
+      expect((await lc.userProfile(who.UserProfile.ID)).LoginName).toBe(who.UserProfile.LoginName);
+      expect((await lc.peerByID(who.Node.ID)).Key.toString()).toBe(who.Node.Key.toString());
+      await expect(lc.whoIs('100.127.255.254')).rejects.toBeInstanceOf(PeerNotFoundError);
+      const bad = await lc.whoIs('not-an-ip').catch((e: unknown) => e);
+      expect(bad).toBeInstanceOf(LocalApiError);
+      expect((bad as LocalApiError).status).toBe(400);
+      expect((bad as Error).message).toContain("invalid 'addr' parameter");
+      const gone = new LocalClient({ socketPath: `${srv!.dir}/no-such.sock` });
+      await expect(gone.status()).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await gone.status().catch((e: unknown) => e)).toBeInstanceOf(LocalApiConnectError);
+    });
+
+    it('identifies callers: an HTTP handler answers "Hello, <LoginName>!" to peers calling through SOCKS5', {
+      timeout: 70_000,
+    }, async () => {
+      const port = await freeTcpPort();
+      http = createServer((req, res) => {
+        // tailscaled (userspace) forwards tailnet TCP to 127.0.0.1:<port>; the remote address is the
+        // proxied connection, which its WhoIs maps back to the peer.
+        lc.whoIs(`${req.socket.remoteAddress}:${req.socket.remotePort}`, { proto: 'tcp' }).then(
+          (who) => {
+            const tags = who.Node.Tags ?? [];
+            res.end(tags.length > 0 ? `Hello, ${tags.join(',')}!` : `Hello, ${who.UserProfile.LoginName}!`);
+          },
+          (e: unknown) => {
+            res.statusCode = e instanceof PeerNotFoundError ? 403 : 500;
+            res.end(String(e));
+          },
+        );
+      });
+      await new Promise<void>((r) => http!.listen(port, '127.0.0.1', r));
+      const aliceWho = await lc.whoIs(ips.alice);
+      const url = `http://${ips.srv}:${port}/`;
+      // The first connection may race the WireGuard handshake: retry, bounded.
+      const get = (ts: Tailscaled) =>
+        waitUntil(`GET ${url} through SOCKS5`, () => ts.httpGet(url, 5_000).catch(() => undefined), {
+          timeoutMs: 30_000,
+          intervalMs: 500,
+        });
+      const a = await get(alice!);
+      expect(a.body).toBe(`Hello, ${aliceWho.UserProfile.LoginName}!`);
+      const b = await get(bob!);
+      expect(b.body).toBe('Hello, tag:ci!');
+    });
+  },
+);
