@@ -211,7 +211,11 @@ function frameOf(frameType: number, ...parts: readonly Uint8Array[]): Uint8Array
 export function encodeSendPacket(dst: Uint8Array, packet: Uint8Array): Uint8Array {
   checkKey('dst', dst);
   checkPacket(packet);
-  return frameOf(FRAME_TYPE.SendPacket, dst, packet);
+  const out = new Uint8Array(FRAME_HEADER_LEN + KEY_LEN + packet.length);
+  writeFrameHeader(out, 0, FRAME_TYPE.SendPacket, KEY_LEN + packet.length);
+  out.set(dst, FRAME_HEADER_LEN);
+  out.set(packet, FRAME_HEADER_LEN + KEY_LEN);
+  return out;
 }
 
 /** A RecvPacket frame: header ‖ src ‖ packet, in one new buffer (the server's one copy per packet). */
