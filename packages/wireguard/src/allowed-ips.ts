@@ -61,12 +61,23 @@ export class AllowedIps<T> {
   readonly #v6: TrieNode<T> = newNode();
   /** Host routes (/32, /128), checked before the tries. */
   readonly #hosts = new Map<number | string, T>();
+  /** The host routes of each peer, so removing a peer costs its own routes, not the table. */
+  readonly #hostsByPeer = new Map<T, Set<number | string>>();
 
   /** Maps `prefix` (text like `10.0.0.0/24`, or a parsed prefix) to `peer`, replacing any earlier owner. */
   insert(prefix: string | IpPrefix, peer: T): void {
     const p = toPrefix(prefix);
     if (p.bits === p.addr.length * 8) {
-      this.#hosts.set(hostKey(p.addr), peer);
+      const key = hostKey(p.addr);
+      const old = this.#hosts.get(key);
+      if (old !== undefined) this.#hostsByPeer.get(old)?.delete(key);
+      this.#hosts.set(key, peer);
+      let set = this.#hostsByPeer.get(peer);
+      if (set === undefined) {
+        set = new Set();
+        this.#hostsByPeer.set(peer, set);
+      }
+      set.add(key);
       return;
     }
     let node = p.addr.length === 4 ? this.#v4 : this.#v6;
@@ -107,7 +118,14 @@ export class AllowedIps<T> {
   /** Removes `prefix` if present; true if it was. */
   remove(prefix: string | IpPrefix): boolean {
     const p = toPrefix(prefix);
-    if (p.bits === p.addr.length * 8) return this.#hosts.delete(hostKey(p.addr));
+    if (p.bits === p.addr.length * 8) {
+      const key = hostKey(p.addr);
+      const old = this.#hosts.get(key);
+      if (old === undefined) return false;
+      this.#hosts.delete(key);
+      this.#hostsByPeer.get(old)?.delete(key);
+      return true;
+    }
     const path: TrieNode<T>[] = [];
     let node: TrieNode<T> | undefined = p.addr.length === 4 ? this.#v4 : this.#v6;
     for (let i = 0; i < p.bits && node !== undefined; i++) {
@@ -137,7 +155,8 @@ export class AllowedIps<T> {
     };
     prune(this.#v4);
     prune(this.#v6);
-    for (const [k, v] of this.#hosts) if (v === peer) this.#hosts.delete(k);
+    for (const k of this.#hostsByPeer.get(peer) ?? []) this.#hosts.delete(k);
+    this.#hostsByPeer.delete(peer);
   }
 
   /** The prefixes owned by `peer`: IPv4 subnets in address order, then IPv4 hosts in insertion order, then the same for IPv6. */
@@ -152,12 +171,11 @@ export class AllowedIps<T> {
         walk(node.one, a, depth + 1);
       }
     };
+    const hosts = [...(this.#hostsByPeer.get(peer) ?? [])];
     walk(this.#v4, new Uint8Array(4), 0);
-    for (const [k, v] of this.#hosts)
-      if (v === peer && typeof k === 'number') out.push({ addr: hostAddr(k), bits: 32 });
+    for (const k of hosts) if (typeof k === 'number') out.push({ addr: hostAddr(k), bits: 32 });
     walk(this.#v6, new Uint8Array(16), 0);
-    for (const [k, v] of this.#hosts)
-      if (v === peer && typeof k === 'string') out.push({ addr: hostAddr(k), bits: 128 });
+    for (const k of hosts) if (typeof k === 'string') out.push({ addr: hostAddr(k), bits: 128 });
     return out;
   }
 

@@ -257,7 +257,7 @@ export class DeviceCore {
     peer.zeroAndFlushAll();
     peer.handshake.zeroStatic();
     this.#ctx.allowedIps.removeByPeer(peer);
-    this.#ctx.indexTable.deletePeer(peer);
+    // zeroAndFlushAll removed the peer's indices (its handshake's and its keypairs'): no table scan.
     this.#peers.delete(key);
     this.#recomputePollAt();
     return true;
@@ -295,6 +295,11 @@ export class DeviceCore {
   sendKeepalive(publicKey: KeyInput, now: number): void {
     if (this.#closed) return;
     this.#peer(publicKey).sendKeepalive(now);
+  }
+
+  /** Test and debug aid: entries in the index table (handshakes in flight and live keypairs). */
+  debugIndexTableSize(): number {
+    return this.#ctx.indexTable.size;
   }
 
   /** Test and debug aid: the peer's internal state. Not part of the stable API. */

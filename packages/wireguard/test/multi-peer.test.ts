@@ -86,9 +86,15 @@ describe('multi-peer', () => {
       clients.map((_, i) => [1000 + i]),
     );
     expect(server.peers().every((p) => p.latestHandshake > 0)).toBe(true);
+    expect(server.core.debugIndexTableSize()).toBeGreaterThanOrEqual(64);
+    // Removing half the peers removes their indices too (no leak, no table scan needed).
+    for (const { dev } of clients.slice(0, 32)) server.removePeer(dev.publicKey);
+    expect(server.peers()).toHaveLength(32);
+    expect(server.core.debugIndexTableSize()).toBeLessThanOrEqual(3 * 32);
     // After 3 × REJECT_AFTER_TIME of silence every key is gone and no timer is left.
     clock.advance(10 * 60_000);
     expect(server.core.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    expect(server.core.debugIndexTableSize()).toBe(0);
     for (const { dev } of clients) await dev.close();
     await server.close();
   });
