@@ -179,6 +179,17 @@ describeInterop(
           { timeoutMs: 15_000 },
         );
         for (const p of viaDerp.pongs) expect(p.via).toBe('DERP(loop)');
+        // tailscaled reaches our listener over DERP too, and TSMP pings are answered.
+        const payload = `over DERP from tailscaled ${'z'.repeat(2000)}`;
+        const echoed = await t.socks5Exchange(ip, LISTEN, payload, {
+          expectBytes: payload.length,
+          timeoutMs: 15_000,
+        });
+        expect(echoed.toString()).toBe(payload);
+        const tsmp = await t.ping(ip, { type: 'tsmp', count: 1, timeoutSec: 3 });
+        expect(tsmp.pongs.length).toBe(1);
+        const st = Object.values((await t.status()).Peer ?? {}).find((p) => p.HostName === 'tsnode');
+        expect(st?.CurAddr).toBe('');
       }
       // Direct paths on: endpoints go to control, disco finds 127.0.0.1, the connection moves over.
       n.magicsock.setDirectEnabled(true);

@@ -145,15 +145,20 @@ describe('Magicsock', () => {
 
   it('ignores disco from unknown keys and drops sends to unknown peers', async () => {
     const a = await side();
-    const b = await side();
-    a.ms.setPeers([
+    const stranger = await side();
+    // The stranger knows a; a does not know the stranger: its pings are dropped before any crypto.
+    stranger.ms.setPeers([
       {
-        nodeKey: b.key.public(),
-        discoKey: undefined,
+        nodeKey: a.key.public(),
+        discoKey: a.ms.discoPublic,
         homeDerp: 0,
-        endpoints: [AddrPort.parse(`127.0.0.1:${b.ms.localPort}`)],
+        endpoints: [AddrPort.parse(`127.0.0.1:${a.ms.localPort}`)],
       },
     ]);
+    stranger.ms.send(wg('x'), a.key.public().toString());
+    await until('the stranger ping dropped', () => a.ms.counters.dropDiscoUnknownPeer > 0);
+    expect(a.ms.counters.rxDisco).toBe(0);
+    expect(stranger.ms.peerPath(a.key.public().toString())?.trusted).toBe(false);
     a.ms.send(wg('x'), NodePrivate.generate().public().toString());
     expect(a.ms.counters.dropSendUnknownPeer).toBe(1);
   });

@@ -20,7 +20,7 @@ import {
   type ClockTimer,
   type CryptoProvider,
   DiscoPrivate,
-  type DiscoPublic,
+  DiscoPublic,
   discardLogf,
   getCryptoProvider,
   IPAddr,
@@ -31,7 +31,7 @@ import {
 } from '@tsnet/core';
 import { type DerpMap, DerpRegionManager } from '@tsnet/derp';
 import type { Bind } from '@tsnet/wireguard';
-import { DiscoBox, looksLikeDisco } from '../disco/index.js';
+import { DiscoBox, discoSender, looksLikeDisco } from '../disco/index.js';
 import {
   derpMagicAddr,
   type EndpointIO,
@@ -116,6 +116,8 @@ function newCounters(): MagicsockCounters {
 
 const TICK_MS = 1_000;
 const UNKNOWN_PREFIX = 'udp:';
+/** Bound on the UDP source → peer map (a peer may ping from many ports). */
+const MAX_ADDR_MAP = 4096;
 
 export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   readonly counters: MagicsockCounters = newCounters();
@@ -388,17 +390,18 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     derpSrc: NodePublic | undefined,
     region: number,
   ): void {
+    // Only peers in the netmap may speak disco to us: look the sender up before any crypto.
+    const ep = this.#byDisco.get(DiscoPublic.fromBytes(discoSender(pkt).slice()).toString());
+    if (ep === undefined) {
+      this.counters.dropDiscoUnknownPeer++;
+      return;
+    }
     const opened = this.#disco.open(pkt);
     if (opened === null) {
       this.counters.dropDiscoBadBox++;
       return;
     }
     this.counters.rxDisco++;
-    const ep = this.#byDisco.get(opened.sender.toString());
-    if (ep === undefined) {
-      this.counters.dropDiscoUnknownPeer++;
-      return;
-    }
     const now = this.#clock.now();
     const m = opened.msg;
     switch (m.type) {
@@ -411,7 +414,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
         const from = udpSrc ?? derpMagicAddr(region);
         const pong = this.#io.sealDisco(opened.sender, { type: 'pong', txId: m.txId, src: from });
         if (udpSrc !== undefined) {
-          this.#byAddr.set(udpSrc.toString(), ep);
+          this.#mapAddr(udpSrc, ep);
           this.#sendUdp(udpSrc, pong);
           ep.notePingFrom(udpSrc, now);
         } else if (derpSrc !== undefined) {
@@ -424,7 +427,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
           this.counters.dropDiscoUnknownPong++;
           return;
         }
-        if (udpSrc !== undefined) this.#byAddr.set(udpSrc.toString(), ep);
+        if (udpSrc !== undefined) this.#mapAddr(udpSrc, ep);
         return;
       }
       case 'callMeMaybe': {
@@ -439,6 +442,15 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   }
 
   // ── send helpers ──────────────────────────────────────────────────────────────────────
+
+  #mapAddr(addr: AddrPort, ep: PeerEndpoint): void {
+    const k = addr.toString();
+    if (!this.#byAddr.has(k) && this.#byAddr.size >= MAX_ADDR_MAP) {
+      const oldest = this.#byAddr.keys().next().value;
+      if (oldest !== undefined) this.#byAddr.delete(oldest);
+    }
+    this.#byAddr.set(k, ep);
+  }
 
   #sendUdp(addr: AddrPort, pkt: Uint8Array): boolean {
     const sock = this.#socket;
