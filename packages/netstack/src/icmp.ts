@@ -34,6 +34,8 @@ export interface IcmpHost {
     fill: (body: Uint8Array) => void,
   ): void;
   tcpEntry(key: string): TcpEntry | undefined;
+  /** Reports a hard ICMP error to the connected UDP socket that sent the datagram; false if none. */
+  udpUnreachable(src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number): boolean;
 }
 
 export class Icmp {
@@ -172,13 +174,18 @@ export class Icmp {
       src = original.subarray(12, 16);
       dst = original.subarray(16, 20);
     }
+    const t = original.subarray(hl);
+    const srcPort = (t[0]! << 8) | t[1]!;
+    const dstPort = (t[2]! << 8) | t[3]!;
+    if (proto === IP_PROTOCOL.UDP) {
+      // A hard error about a datagram from a connected UDP socket (RFC 1122 §4.1.3.3).
+      if (!(hard && this.host.udpUnreachable(src, srcPort, dst, dstPort))) this.host.drop('icmp-ignored');
+      return;
+    }
     if (proto !== IP_PROTOCOL.TCP) {
       this.host.drop('icmp-ignored');
       return;
     }
-    const t = original.subarray(hl);
-    const srcPort = (t[0]! << 8) | t[1]!;
-    const dstPort = (t[2]! << 8) | t[3]!;
     const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
     const entry = this.host.tcpEntry(connKey(src, srcPort, dst, dstPort));
     if (!entry) {

@@ -139,6 +139,8 @@ export class Stack extends EventEmitter {
       drop: (reason) => this.drop(reason),
       sendIp: (src, dst, protocol, len, fill) => this.sendIp(src, dst, protocol, len, fill),
       tcpEntry: (key) => this.conns.get(key),
+      udpUnreachable: (_src, srcPort, dst, dstPort) =>
+        (this.udp.get(srcPort) ?? []).some((u) => u._icmpUnreachable(dst, dstPort)),
     });
     this.link.attach((pkt) => this.deliverPacket(pkt));
   }

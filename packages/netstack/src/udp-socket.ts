@@ -3,6 +3,7 @@
  * `rinfo`, `address()`, `close()`. Sending before `bind` binds an ephemeral port, as dgram does.
  */
 import { EventEmitter } from 'node:events';
+import { NetstackError } from './errors.js';
 import type { Stack } from './stack.js';
 import { formatIp, parseIp } from './wire/ip-address.js';
 
@@ -23,6 +24,8 @@ export class UdpSocket extends EventEmitter {
   /** @internal null when bound to every address. */
   _boundAddress: Uint8Array | null = null;
   private port = 0;
+  /** The peer of a connected socket (`connect`), or null. */
+  private remote: { address: string; bytes: Uint8Array; port: number } | null = null;
   private closed = false;
 
   /** @internal Use `stack.createUdpSocket`. */
@@ -71,11 +74,13 @@ export class UdpSocket extends EventEmitter {
       data = data.subarray(offset, offset + length);
       rest = rest.slice(2);
     }
-    const port = rest[0];
-    const address = rest[1];
     const cb = (typeof rest[rest.length - 1] === 'function' ? rest[rest.length - 1] : undefined) as
       | SendCallback
       | undefined;
+    // A connected socket sends to its peer: `send(msg, cb?)`, as dgram.
+    const connected = this.remote !== null && (rest.length === 0 || typeof rest[0] === 'function');
+    const port = connected ? this.remote!.port : rest[0];
+    const address = connected ? this.remote!.address : rest[1];
     if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
       throw new RangeError(`port must be an integer in [1, 65535], got ${String(port)}`);
     }
@@ -93,6 +98,50 @@ export class UdpSocket extends EventEmitter {
       if (cb) process.nextTick(() => cb(err as Error));
       else process.nextTick(() => this.emit('error', err));
     }
+  }
+
+  /**
+   * Associates the socket with one peer (as `dgram.Socket#connect`): `send` then needs no address,
+   * datagrams from anyone else are dropped, and an ICMP port unreachable from the peer is
+   * reported as an `'error'` with code ECONNREFUSED.
+   */
+  connect(port: number, address: string, callback?: () => void): void {
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw new RangeError(`port must be an integer in [1, 65535], got ${port}`);
+    }
+    const bytes = parseIp(address);
+    if (!bytes || bytes.length !== (this._family === 4 ? 4 : 16)) {
+      throw new TypeError(`address ${JSON.stringify(address)} is not an ${this.type} address`);
+    }
+    if (this.remote) throw new Error('socket is already connected');
+    if (this.port === 0) this.bind(0);
+    this.remote = { address: formatIp(bytes), bytes, port };
+    if (callback) this.once('connect', callback);
+    process.nextTick(() => this.emit('connect'));
+  }
+
+  /** Undoes `connect`. */
+  disconnect(): void {
+    if (!this.remote) throw new Error('socket is not connected');
+    this.remote = null;
+  }
+
+  /** The connected peer, as `dgram.Socket#remoteAddress`. */
+  remoteAddress(): { address: string; family: string; port: number } {
+    if (!this.remote) throw new Error('socket is not connected');
+    return {
+      address: this.remote.address,
+      family: this._family === 4 ? 'IPv4' : 'IPv6',
+      port: this.remote.port,
+    };
+  }
+
+  /** @internal An ICMP error about a datagram this socket sent to `dst`:`dstPort`. */
+  _icmpUnreachable(dst: Uint8Array, dstPort: number): boolean {
+    const r = this.remote;
+    if (this.closed || !r || r.port !== dstPort || formatIp(dst) !== r.address) return false;
+    process.nextTick(() => this.emit('error', new NetstackError('ECONNREFUSED', 'recv', r.address, r.port)));
+    return true;
   }
 
   close(callback?: () => void): this {
@@ -114,6 +163,7 @@ export class UdpSocket extends EventEmitter {
   /** @internal */
   _deliver(payload: Uint8Array, address: string, port: number): void {
     if (this.closed) return;
+    if (this.remote && (this.remote.port !== port || this.remote.address !== address)) return;
     const msg = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
     const rinfo: RemoteInfo = {
       address,

@@ -229,6 +229,22 @@ describe('Stack ICMP and UDP', () => {
 });
 
 describe('Stack MSS, ICMP errors, fragments, TIME-WAIT', () => {
+  it('reports ICMP port unreachable to a connected UDP socket as ECONNREFUSED, on both families', async () => {
+    const { clock, b } = twoStacks();
+    const errors: string[] = [];
+    for (const [type, host] of [
+      ['udp4', A4],
+      ['udp6', A6],
+    ] as const) {
+      const u = b.createUdpSocket(type);
+      u.connect(9999, host);
+      u.on('error', (e: NodeJS.ErrnoException) => errors.push(`${type} ${e.code}`));
+      u.on('connect', () => u.send('anyone there?'));
+    }
+    await runUntil(clock, () => errors.length === 2);
+    expect(errors.sort()).toEqual(['udp4 ECONNREFUSED', 'udp6 ECONNREFUSED']);
+  });
+
   it('derives the MSS from the link MTU: 1280 gives 1240 over IPv4 and 1220 over IPv6', async () => {
     const { clock, a, b } = twoStacks();
     a.listen({ port: 80 });
