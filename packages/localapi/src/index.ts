@@ -48,6 +48,12 @@ export {
 export { toGoJSON } from './json.js';
 export { nodeByAddr, nodeByKey, whoIsInNetmap, whoIsResultFor } from './netmap-backend.js';
 export {
+  magicDNSSuffixOfNodeName,
+  type NetmapStatusOptions,
+  type PeerRuntime,
+  statusFromNetmap,
+} from './netmap-status.js';
+export {
   httpTransport,
   inProcessTransport,
   type LocalRequest,

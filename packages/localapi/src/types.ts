@@ -82,7 +82,7 @@ export type TailnetStatus = z.output<typeof TailnetStatusSchema>;
 export const ExitNodeStatusSchema = z.looseObject({
   ID: str,
   Online: bool,
-  TailscaleIPs: goSlice(ipPrefix),
+  TailscaleIPs: goSlice(ipPrefix).optional(),
 });
 export type ExitNodeStatus = z.output<typeof ExitNodeStatusSchema>;
 
@@ -93,6 +93,8 @@ export type ExitNodeStatus = z.output<typeof ExitNodeStatusSchema>;
 export const PeerStatusSchema = z.looseObject({
   /** `StableNodeID`. */
   ID: str,
+  /** `tailcfg.NodeID`. */
+  NodeID: goInt.optional(),
   PublicKey: nodePublic,
   HostName: str,
   /** FQDN with a trailing dot: `host.<MagicDNSSuffix>.` */
@@ -100,11 +102,11 @@ export const PeerStatusSchema = z.looseObject({
   OS: str,
   UserID: num,
   AltSharerUserID: goInt.optional(),
-  TailscaleIPs: goSlice(ipAddr),
-  AllowedIPs: goSlice(ipPrefix),
-  Tags: goSlice(z.string()),
-  PrimaryRoutes: goSlice(ipPrefix),
-  Addrs: goSlice(z.string()),
+  TailscaleIPs: goSlice(ipAddr).optional(),
+  AllowedIPs: goSlice(ipPrefix).optional(),
+  Tags: goSlice(z.string()).optional(),
+  PrimaryRoutes: goSlice(ipPrefix).optional(),
+  Addrs: goSlice(z.string()).optional(),
   /** The direct `ip:port` in use, or `''`. */
   CurAddr: str,
   /** Home DERP region code. */
@@ -120,17 +122,19 @@ export const PeerStatusSchema = z.looseObject({
   ExitNode: bool,
   ExitNodeOption: bool,
   Active: bool,
-  PeerAPIURL: goSlice(z.string()),
-  Capabilities: goSlice(z.string()),
-  CapMap: CapMapSchema,
-  sshHostKeys: goSlice(z.string()),
+  PeerAPIURL: goSlice(z.string()).optional(),
+  Capabilities: goSlice(z.string()).optional(),
+  CapMap: CapMapSchema.optional(),
+  sshHostKeys: goSlice(z.string()).optional(),
   ShareeNode: z.boolean().optional(),
   InNetworkMap: bool,
   InMagicSock: bool,
   InEngine: bool,
   Expired: z.boolean().optional(),
   KeyExpiry: goTime.optional(),
-  Location: LocationSchema.nullish().transform((v) => v ?? undefined),
+  Location: LocationSchema.nullish()
+    .transform((v) => v ?? undefined)
+    .optional(),
 });
 export type PeerStatus = z.output<typeof PeerStatusSchema>;
 
@@ -144,16 +148,22 @@ export const StatusSchema = z.looseObject({
   BackendState: str,
   HaveNodeKey: z.boolean().optional(),
   AuthURL: str,
-  TailscaleIPs: goSlice(ipAddr),
-  Self: PeerStatusSchema.nullish().transform((v) => v ?? undefined),
-  ExitNodeStatus: ExitNodeStatusSchema.nullish().transform((v) => v ?? undefined),
-  Health: goSlice(z.string()),
+  TailscaleIPs: goSlice(ipAddr).optional(),
+  Self: PeerStatusSchema.nullish()
+    .transform((v) => v ?? undefined)
+    .optional(),
+  ExitNodeStatus: ExitNodeStatusSchema.nullish()
+    .transform((v) => v ?? undefined)
+    .optional(),
+  Health: goSlice(z.string()).optional(),
   /** Legacy copy of `CurrentTailnet.MagicDNSSuffix`. */
   MagicDNSSuffix: str,
-  CurrentTailnet: TailnetStatusSchema.nullish().transform((v) => v ?? undefined),
-  CertDomains: goSlice(z.string()),
-  Peer: goMap(PeerStatusSchema),
-  User: goMap(UserProfileSchema),
+  CurrentTailnet: TailnetStatusSchema.nullish()
+    .transform((v) => v ?? undefined)
+    .optional(),
+  CertDomains: goSlice(z.string()).optional(),
+  Peer: goMap(PeerStatusSchema).optional(),
+  User: goMap(UserProfileSchema).optional(),
   ClientVersion: z.unknown().optional(),
 });
 export type Status = z.output<typeof StatusSchema>;
@@ -174,10 +184,10 @@ export const PrefsSchema = z.looseObject({
   WantRunning: bool,
   LoggedOut: bool,
   ShieldsUp: bool,
-  AdvertiseTags: goSlice(z.string()),
+  AdvertiseTags: goSlice(z.string()).optional(),
   Hostname: str,
-  AdvertiseRoutes: goSlice(ipPrefix),
-  AdvertiseServices: goSlice(z.string()),
+  AdvertiseRoutes: goSlice(ipPrefix).optional(),
+  AdvertiseServices: goSlice(z.string()).optional(),
   NoSNAT: bool,
   NoStatefulFiltering: optBool,
   NetfilterMode: num,
