@@ -57,8 +57,10 @@ async function side(opts: { disableDirect?: boolean } = {}): Promise<Side> {
     nodeKey: key,
     listenAddress: '127.0.0.1',
     derpUseHttp: true,
-    logf: process.env.MS_DEBUG ? (f, ...a) => process.stderr.write(`${f} ${a.join(' ')}\n`) : undefined,
-    ...opts,
+    ...(process.env.MS_DEBUG
+      ? { logf: (f: string, ...a: unknown[]) => void process.stderr.write(`${f} ${a.join(' ')}\n`) }
+      : {}),
+    ...(opts.disableDirect !== undefined ? { disableDirect: opts.disableDirect } : {}),
   });
   cleanups.push(() => ms.close());
   const got: Side['got'] = [];

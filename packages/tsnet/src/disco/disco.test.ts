@@ -87,7 +87,10 @@ describe('DiscoBox', () => {
         i % 2 === 0
           ? new Uint8Array(len).map(() => rnd() & 255)
           : base.slice(0, Math.min(len + 40, base.length));
-      if (i % 2 === 1 && buf.length > 0) buf[rnd() % buf.length] ^= 1 << (rnd() % 8);
+      if (i % 2 === 1 && buf.length > 0) {
+        const j = rnd() % buf.length;
+        buf[j] = (buf[j] ?? 0) ^ (1 << (rnd() % 8));
+      }
       expect(() => parseMessage(buf)).not.toThrow();
       expect(() => b.open(buf)).not.toThrow();
       if (buf.length < DISCO_MIN_LEN) expect(looksLikeDisco(buf)).toBe(false);
