@@ -13,7 +13,15 @@
  */
 import { format } from 'node:util';
 import { getCryptoProvider, toBase64 } from '@tsnet/core';
-import { describeInterop, printLogsOnFailure, run, startWgNetnsPeer, type WgNetnsPeer } from '@tsnet/interop';
+import {
+  describeInterop,
+  freeUdpPort,
+  printLogsOnFailure,
+  run,
+  runOk,
+  startWgNetnsPeer,
+  type WgNetnsPeer,
+} from '@tsnet/interop';
 import { afterAll, expect, it } from 'vitest';
 import { Device } from '../src/index.js';
 import { parseIp } from '../src/ip.js';
@@ -266,6 +274,26 @@ PersistentKeepalive = 25
         await dev.close();
         await peer.close();
       }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'roaming: wireguard-go moves to a new UDP port and our Device follows it',
+    async () => {
+      const s = await setup({ answerPings: true });
+      const first = await kernelPing(s.peer, OUR4);
+      expect(first.code).toBe(0);
+      expect(s.dev.peerStats(s.peer.publicKey)!.endpoint).toBe(`127.0.0.1:${s.peer.listenPort}`);
+      const moved: string[] = [];
+      s.dev.on('endpoint', (e) => moved.push(e.endpoint));
+      const newPort = await freeUdpPort(true);
+      await runOk('wg', ['set', s.peer.ifname, 'listen-port', String(newPort)]);
+      // The kernel's next echo requests leave from the new port; our replies must follow them there.
+      const r = await kernelPing(s.peer, OUR4);
+      expect(r.out).toMatch(/3 (packets )?received/);
+      expect(s.dev.peerStats(s.peer.publicKey)!.endpoint).toBe(`127.0.0.1:${newPort}`);
+      expect(moved).toContain(`127.0.0.1:${newPort}`);
     },
     TEST_TIMEOUT_MS,
   );
