@@ -21,6 +21,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { peerCaps } from '../src/capmap.js';
 import { LocalClient } from '../src/client.js';
 import { LocalApiConnectError, LocalApiError, PeerNotFoundError } from '../src/errors.js';
+import { createLocalApiHandler } from '../src/handler.js';
+import { statusFromNetmap } from '../src/netmap-status.js';
+import { inProcessTransport } from '../src/transport.js';
+import { SAMPLE_PREFS, sampleNetmap } from './fixture.js';
 
 const CAP = 'example.com/cap/web';
 const POLICY = {
@@ -30,6 +34,32 @@ const POLICY = {
     { src: ['alice@'], dst: ['server@'], app: { [CAP]: [{ role: 'admin' }, { role: 'viewer' }] } },
   ],
 };
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * Every field of `ours` (JSON we served) equals the same field in `real` (JSON tailscaled served);
+ * times compare as instants at millisecond precision (Go writes nanoseconds). Returns the paths that
+ * differ.
+ */
+function diffServed(ours: unknown, real: unknown, path = ''): string[] {
+  if (typeof ours === 'string' && typeof real === 'string' && RFC3339.test(ours) && RFC3339.test(real)) {
+    return Math.abs(Date.parse(ours) - Date.parse(real)) < 1 ? [] : [`${path}: ${ours} != ${real}`];
+  }
+  if (ours !== null && typeof ours === 'object' && !Array.isArray(ours)) {
+    if (real === null || typeof real !== 'object')
+      return [`${path}: ${JSON.stringify(ours)} != ${JSON.stringify(real)}`];
+    return Object.entries(ours).flatMap(([k, v]) =>
+      diffServed(v, (real as Record<string, unknown>)[k], `${path}.${k}`),
+    );
+  }
+  if (Array.isArray(ours) && Array.isArray(real) && ours.length === real.length) {
+    return ours.flatMap((v, i) => diffServed(v, real[i], `${path}[${i}]`));
+  }
+  return JSON.stringify(ours) === JSON.stringify(real)
+    ? []
+    : [`${path}: ${JSON.stringify(ours)} != ${JSON.stringify(real)}`];
+}
 
 /** Go's `null` CapMap / `null` values read as absent / `[]`, as our schema reads them. */
 function normCapMap(m: unknown): Record<string, unknown[]> {
@@ -139,6 +169,57 @@ describeInterop(
         const src = who.Node.Addresses?.[0]?.addr ?? IPAddr.parse(ip);
         expect(peerCaps({ rules, selfAddresses, src }), name).toEqual(real);
       }
+    });
+
+    it("our handler serves tailscaled's WhoIs answers as the same JSON tailscaled sends", async () => {
+      for (const [name, ip] of Object.entries(ips)) {
+        const real = await srv!.whois(ip);
+        const parsed = await lc.whoIs(ip);
+        const serve = inProcessTransport(
+          createLocalApiHandler({
+            backend: {
+              whoIs: () => ({ node: parsed.Node, userProfile: parsed.UserProfile, capMap: parsed.CapMap }),
+              status: () => {
+                throw new Error('unused');
+              },
+              prefs: () => SAMPLE_PREFS,
+            },
+          }),
+        );
+        const r = await serve({ method: 'GET', path: `/localapi/v0/whois?addr=${ip}`, timeoutMs: 5000 });
+        const ours = JSON.parse(r.body.toString()) as Record<string, unknown>;
+        expect(Object.keys(ours), name).toEqual(Object.keys(real));
+        expect(diffServed(ours, real), name).toEqual([]);
+      }
+    });
+
+    it('statusFromNetmap uses only field names tailscaled uses, with the same JSON types', async () => {
+      const real = (await srv!.status()) as Record<string, unknown>;
+      const nm = sampleNetmap();
+      const serve = inProcessTransport(
+        createLocalApiHandler({
+          backend: {
+            whoIs: () => null,
+            status: ({ peers }) => statusFromNetmap(nm, { version: 'v', backendState: 'Running', peers }),
+            prefs: () => SAMPLE_PREFS,
+          },
+        }),
+      );
+      const ours = JSON.parse(
+        (await serve({ method: 'GET', path: '/localapi/v0/status', timeoutMs: 5000 })).body.toString(),
+      ) as Record<string, unknown>;
+      const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+      const check = (o: Record<string, unknown>, r: Record<string, unknown>, where: string) => {
+        for (const [k, v] of Object.entries(o)) {
+          expect(Object.keys(r), `${where}.${k} is a tailscaled field`).toContain(k);
+          if (v !== null && r[k] !== null) expect(kind(v), `${where}.${k}`).toBe(kind(r[k]));
+        }
+      };
+      check(ours, real, 'Status');
+      check(ours.Self as Record<string, unknown>, real.Self as Record<string, unknown>, 'Self');
+      const realPeer = Object.values(real.Peer as Record<string, Record<string, unknown>>)[0]!;
+      for (const p of Object.values(ours.Peer as Record<string, Record<string, unknown>>))
+        check(p, realPeer, 'Peer');
     });
 
     it('status equals `tailscale status --json`: self, peers by node key, IPs, host names, online', async () => {
