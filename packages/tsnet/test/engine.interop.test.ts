@@ -337,16 +337,22 @@ describeInterop(
       sock.destroy();
     }, 120_000);
 
-    it('(f) two of our nodes in one process reach each other (the second through the public Server)', async () => {
+    it('(f) two of our nodes in one process reach each other (the second through the public Server, ephemeral)', async () => {
       if (node === null || hs === null || derper === null) throw new Error('fixtures not started');
       const n1 = node;
       const alice = (await hs.users()).find((u) => u.name === 'alice');
       if (alice === undefined) throw new Error('no user alice');
-      const key = await hs.createPreAuthKey({ user: alice.id, reusable: false, expiration: '1h' });
+      const key = await hs.createPreAuthKey({
+        user: alice.id,
+        reusable: false,
+        ephemeral: true,
+        expiration: '1h',
+      });
       // The second node through the public Server API.
       const srv = new Server({
         hostname: 'tsnode2',
         authKey: key,
+        ephemeral: true,
         controlUrl: hs.url,
         listenAddress: '127.0.0.1',
         derpUseHttp: true,
@@ -365,7 +371,10 @@ describeInterop(
         s.destroy();
         // And the other way, by name from the netmap.
         const ln = await srv.listen('tcp', `:${LISTEN}`);
-        ln.on('connection', (c: TcpSocket) => c.on('data', (d: Buffer) => c.write(d)));
+        ln.on('connection', (c: TcpSocket) => {
+          c.on('data', (d: Buffer) => c.write(d));
+          c.on('error', () => {});
+        });
         const back = await waitUntil(
           'tsnode to dial tsnode2 by name',
           async () => {
@@ -382,6 +391,13 @@ describeInterop(
       } finally {
         await srv.close();
       }
+      // Ephemeral: closing logged the node out and headscale removed it.
+      const h = hs;
+      await waitUntil(
+        'headscale to drop the ephemeral tsnode2',
+        async () => ((await h.nodes()).some((x) => x.givenName === 'tsnode2') ? undefined : true),
+        { timeoutMs: 15_000 },
+      );
     }, 60_000);
   },
 );

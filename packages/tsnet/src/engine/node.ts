@@ -331,7 +331,21 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
 
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
+    const wasUp = this.#state === 'up';
     this.#state = 'closed';
+    if (this.#opts.ephemeral === true && wasUp) {
+      // An ephemeral node logs out on close (best effort, bounded), as tailscaled's Shutdown does.
+      let timer: ClockTimer | undefined;
+      await Promise.race([
+        this.control
+          .logout()
+          .catch((err: unknown) => this.#logf('tsnet: logout: %s', (err as Error).message)),
+        new Promise<void>((r) => {
+          timer = this.#clock.setTimeout(r, 5_000);
+        }),
+      ]);
+      timer?.cancel();
+    }
     this.#stack?.close();
     this.datapath.close();
     await this.device.close?.();
