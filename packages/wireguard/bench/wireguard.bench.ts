@@ -154,10 +154,13 @@ async function main(): Promise<void> {
   const mb = (pps: number) => fmt((pps * 1280) / 1e6, 1);
   for (const name of backends as CryptoBackendName[]) {
     const c = createCryptoProvider(name);
+    // The raw figure is taken before and after the Device cases and the better one kept, so a burst
+    // of load on the shared machine during one of them does not skew the ratio.
+    const raw0 = await rawSealOpen(c);
     const hs = await handshakesPerSecond(c);
     const ch = await devicePackets(c, 'channel');
     const udp = await devicePackets(c, 'udp');
-    const raw = await rawSealOpen(c);
+    const raw = Math.max(raw0, await rawSealOpen(c));
     console.log(
       `| ${name} | ${fmt(hs)} | ${fmt(ch)} (${mb(ch)}) | ${fmt(udp)} (${mb(udp)}) | ${fmt(raw)} (${mb(raw)}) | ${fmt(ch / raw, 2)} |`,
     );
