@@ -148,4 +148,29 @@ describe('PeerEndpoint path choice', () => {
     ep.handleCallMeMaybe([AddrPort.parse('127.0.0.1:5'), AddrPort.parse('127.0.0.1:6')], 0);
     expect(pings().map((s) => s.to)).toEqual(['127.0.0.1:5', '127.0.0.1:6']);
   });
+  it('looks past a trusted but slow path once a minute, not past a fast one', () => {
+    for (const latency of [20, 2]) {
+      const { ep, io, pong, sent } = setup();
+      ep.send(D, 0);
+      pong(latency);
+      ep.addCandidate(AddrPort.parse('127.0.0.1:7'), false);
+      let t = latency;
+      // Keep the session active and the path trusted with heartbeats answered.
+      while (t < UPGRADE_INTERVAL_MS + 5_000) {
+        t += HEARTBEAT_INTERVAL_MS;
+        sent.length = 0;
+        ep.send(D, t);
+        ep.tick(t);
+        const hb = sent.filter(
+          (x) => typeof x.msg === 'object' && x.msg.type === 'ping' && x.to === '127.0.0.1:41641',
+        );
+        if (hb.length > 0) pong(t + latency);
+        if (sent.some((x) => typeof x.msg === 'object' && x.msg.type === 'ping' && x.to === '127.0.0.1:7'))
+          break;
+      }
+      const upgraded = t < UPGRADE_INTERVAL_MS + 5_000;
+      expect(upgraded).toBe(latency > 5);
+      expect(io.directEnabled).toBe(true);
+    }
+  });
 });

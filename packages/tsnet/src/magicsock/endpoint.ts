@@ -161,10 +161,10 @@ export class PeerEndpoint {
     return ok;
   }
 
-  /** Without a trusted direct path: ping every candidate (rate limited) and ask for a CallMeMaybe. */
-  #discover(now: number): void {
+  /** Pings every candidate (rate limited) and asks for a CallMeMaybe: without a trusted direct path, or for a periodic upgrade. */
+  #discover(now: number, evenIfTrusted = false): void {
     if (!this.#io.directEnabled || this.discoKey === undefined) return;
-    if (this.#trusted(now) !== undefined) return;
+    if (!evenIfTrusted && this.#trusted(now) !== undefined) return;
     let sent = 0;
     for (const c of this.#candidates.values()) {
       if (now - c.lastPing < DISCO_PING_INTERVAL_MS) continue;
@@ -234,7 +234,8 @@ export class PeerEndpoint {
         this.#best = undefined;
         this.#io.pathChanged(this);
       }
-      this.#discover(now);
+      // A periodic upgrade looks past a trusted but slow path; a stale one is re-discovered.
+      this.#discover(now, upgrade);
     }
   }
 
