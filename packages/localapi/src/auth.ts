@@ -12,7 +12,7 @@
  *
  * Secrets are never logged.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IPAddr } from '@tsnet/core';
 
 /** The Host header LocalAPI clients send (`apitype.LocalAPIHost`). */
@@ -21,6 +21,14 @@ export const LOCAL_API_HOST = 'local-tailscaled.sock';
 /** The header tsnet's loopback LocalAPI requires, and its value. */
 export const SEC_TAILSCALE_HEADER = 'sec-tailscale';
 export const SEC_TAILSCALE_VALUE = 'localapi';
+
+/**
+ * A fresh random LocalAPI credential for a loopback listener: 16 random bytes as hex, as Go tsnet's
+ * `Loopback()` makes its `localAPICred`.
+ */
+export function newLocalApiCredential(): string {
+  return randomBytes(16).toString('hex');
+}
 
 /** Constant-time equality of two secrets of any lengths (compares SHA-256 digests). */
 export function secretsEqual(a: string, b: string): boolean {

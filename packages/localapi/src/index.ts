@@ -16,6 +16,7 @@ export {
   basicAuthPassword,
   checkRequest,
   LOCAL_API_HOST,
+  newLocalApiCredential,
   SEC_TAILSCALE_HEADER,
   SEC_TAILSCALE_VALUE,
   secretsEqual,

@@ -37,13 +37,16 @@ export function nodeByKey(nm: NetworkMap, key: NodePublic): Node | undefined {
 export function whoIsResultFor(
   nm: NetworkMap,
   node: Node,
-  opts: Pick<WhoIsLookupOptions, 'dstIP'> = {},
+  opts: Pick<WhoIsLookupOptions, 'dstIP' | 'svcName'> = {},
 ): WhoIsResult | null {
   const profile = node.User === undefined ? undefined : nm.userProfiles.get(node.User);
   if (profile === undefined) return null;
   const src = node.Addresses?.[0]?.addr;
+  // A VIP service's addresses are not in the netmap this package reads: resolve the service to an
+  // address and pass it as dstIP; without one, like Go for an unknown service, nothing is granted.
+  const unknownService = opts.svcName !== undefined && opts.svcName !== '' && opts.dstIP === undefined;
   const capMap =
-    src === undefined
+    src === undefined || unknownService
       ? {}
       : peerCaps({
           rules: nm.packetFilter,
@@ -71,7 +74,7 @@ export function whoIsResultFor(
 export function whoIsInNetmap(
   nm: NetworkMap,
   who: IPAddr | NodePublic,
-  opts: Pick<WhoIsLookupOptions, 'dstIP'> = {},
+  opts: Pick<WhoIsLookupOptions, 'dstIP' | 'svcName'> = {},
 ): WhoIsResult | null {
   const node = 'bitLen' in who ? nodeByAddr(nm, who) : nodeByKey(nm, who);
   return node === undefined ? null : whoIsResultFor(nm, node, opts);

@@ -7,7 +7,13 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthPassword, checkRequest, secretsEqual, validHost } from '../src/auth.js';
+import {
+  basicAuthPassword,
+  checkRequest,
+  newLocalApiCredential,
+  secretsEqual,
+  validHost,
+} from '../src/auth.js';
 import { LocalClient } from '../src/client.js';
 import { AccessDeniedError, LocalApiConnectError } from '../src/errors.js';
 import { createLocalApiHandler } from '../src/handler.js';
@@ -132,6 +138,11 @@ describe('loopback LocalAPI (127.0.0.1, credential)', () => {
 });
 
 describe('auth helpers', () => {
+  it('newLocalApiCredential is 32 hex digits, fresh each time', () => {
+    const a = newLocalApiCredential();
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(newLocalApiCredential()).not.toBe(a);
+  });
   it('secretsEqual compares any lengths', () => {
     expect(secretsEqual('abc', 'abc')).toBe(true);
     expect(secretsEqual('abc', 'abd')).toBe(false);

@@ -251,3 +251,12 @@ describe('status, prefs and the rest', () => {
     expect(handler.stats.backendErrors).toBe(2);
   });
 });
+
+describe('svc_name without a known service address', () => {
+  it('grants nothing (Go: unknown service → no capabilities)', async () => {
+    const { lc } = setup();
+    const who = await lc.whoIs(ALICE_IP, { svcName: 'svc:web' });
+    expect(who.Node.ID).toBe(2);
+    expect(who.CapMap).toBeUndefined();
+  });
+});
