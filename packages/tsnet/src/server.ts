@@ -4,7 +4,7 @@
  * `dial('tcp', 'host:port')`, `tailscaleIPs()`, `close()`. It stands on the engine (`TsnetNode`).
  * State stores, interactive login, UDP listeners and the rest of issue 10 are not here yet.
  */
-import type { Logf } from '@tsnet/core';
+import { type Logf, TsnetError } from '@tsnet/core';
 import type { TcpServer, TcpSocket } from '@tsnet/netstack';
 import { TsnetNode } from './engine/node.js';
 
@@ -84,7 +84,7 @@ export class Server {
 
   /** Connects to control and resolves once the node has its addresses. Idempotent. */
   up(timeoutMs = 60_000): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('server is closed'));
+    if (this.#closed) return Promise.reject(new TsnetError('ERR_CLOSED', 'server is closed'));
     this.#upPromise ??= this.#node.up(timeoutMs);
     return this.#upPromise;
   }
@@ -103,7 +103,7 @@ export class Server {
     const { host, port } = splitHostPort(addr);
     await this.up();
     const stack = this.#node.stack;
-    if (stack === undefined) throw new Error('node is not up');
+    if (stack === undefined) throw new TsnetError('ERR_NOT_UP', 'node is not up');
     const any = host === '' || host === '0.0.0.0' || host === '::';
     for (let tries = 0; ; tries++) {
       const p = port !== 0 ? port : this.#nextPort;

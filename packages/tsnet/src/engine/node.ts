@@ -25,6 +25,7 @@ import {
   type NodePrivate,
   NodePublic,
   systemClock,
+  TsnetError,
 } from '@tsnet/core';
 import { parseDerpMap } from '@tsnet/derp';
 import { type Clock as NetstackClock, Stack, type TcpServer, type TcpSocket } from '@tsnet/netstack';
@@ -165,7 +166,7 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
    * first netmap gave the node its addresses (or rejects after `timeoutMs`).
    */
   async up(timeoutMs = 30_000): Promise<void> {
-    if (this.#state !== 'new') throw new Error(`node is ${this.#state}`);
+    if (this.#state !== 'new') throw new TsnetError('ERR_NODE_STATE', `up: node is ${this.#state}`);
     this.#state = 'starting';
     await this.device.up();
     await this.control.update({
@@ -175,7 +176,7 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     const ready = new Promise<void>((resolve, reject) => {
       const t = this.#clock.setTimeout(() => {
         this.off('up', onUp);
-        reject(new Error(`node not up within ${timeoutMs} ms`));
+        reject(new TsnetError('ETIMEDOUT', `node not up within ${timeoutMs} ms`));
       }, timeoutMs);
       const onUp = () => {
         t.cancel();
@@ -277,7 +278,7 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
   }
 
   #needStack(): Stack {
-    if (this.#stack === undefined) throw new Error('node is not up');
+    if (this.#stack === undefined) throw new TsnetError('ERR_NOT_UP', 'node is not up');
     return this.#stack;
   }
 
@@ -294,7 +295,7 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
       const sock = stack.connect({ host: ip, port });
       const t = this.#clock.setTimeout(() => {
         sock.destroy();
-        reject(new Error(`dial ${host}:${port}: timed out after ${timeoutMs} ms`));
+        reject(new TsnetError('ETIMEDOUT', `dial ${host}:${port}: timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       sock.once('connect', () => {
         t.cancel();
@@ -320,7 +321,7 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
         if (a !== undefined) return a.addr.toString();
       }
     }
-    throw new Error(`no peer named ${host}`);
+    throw new TsnetError('ENOTFOUND', `no peer named ${host}`);
   }
 
   /** The magicsock path to the peer with this Tailscale IP or node key. */

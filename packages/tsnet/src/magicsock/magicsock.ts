@@ -28,6 +28,7 @@ import {
   type NodePrivate,
   type NodePublic,
   systemClock,
+  TsnetError,
 } from '@tsnet/core';
 import { type DerpMap, DerpRegionManager } from '@tsnet/derp';
 import type { Bind } from '@tsnet/wireguard';
@@ -207,7 +208,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   // ── Bind ──────────────────────────────────────────────────────────────────────────────
 
   async open(receive: (data: Uint8Array, from: string) => void): Promise<void> {
-    if (this.#closed) throw new Error('magicsock is closed');
+    if (this.#closed) throw new TsnetError('ERR_CLOSED', 'magicsock is closed');
     this.#receive = receive;
     if (this.#socket === undefined) {
       const host = this.#opts.listenAddress ?? '0.0.0.0';
