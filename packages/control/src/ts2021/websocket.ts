@@ -68,7 +68,12 @@ export class WebSocketStream extends Duplex {
   readonly #client: boolean;
   #buf: Buffer = Buffer.alloc(0);
 
-  /** `role` `'server'` is for tests: it writes unmasked frames. */
+  /**
+   * `role` `'client'` writes masked frames (RFC 6455 §5.1); `'server'` (used by @tsnet/testcontrol)
+   * writes unmasked frames and refuses unmasked ones from its client. Either way a frame above the
+   * limit, or buffered input above twice that, closes the stream: untrusted input never grows
+   * memory without bound. Reading applies backpressure to the socket.
+   */
   constructor(sock: Socket, head: Uint8Array, role: 'client' | 'server' = 'client') {
     super();
     this.#sock = sock;
@@ -83,7 +88,11 @@ export class WebSocketStream extends Duplex {
   }
 
   #onData(c: Buffer): void {
+    if (this.destroyed) return;
     this.#buf = this.#buf.length === 0 ? c : Buffer.concat([this.#buf, c]);
+    if (this.#buf.length > 2 * MAX_WS_FRAME) {
+      return void this.destroy(new ControlProtocolError('websocket input buffer overflow'));
+    }
     for (;;) {
       const b = this.#buf;
       if (b.length < 2) return;
@@ -103,6 +112,9 @@ export class WebSocketStream extends Duplex {
         off = 10;
       }
       if (len > MAX_WS_FRAME) return void this.destroy(new ControlProtocolError('websocket frame too large'));
+      if (!this.#client && !masked) {
+        return void this.destroy(new ControlProtocolError('websocket: unmasked client frame'));
+      }
       const maskOff = off;
       if (masked) off += 4;
       if (b.length < off + len) return;
@@ -112,7 +124,7 @@ export class WebSocketStream extends Duplex {
       switch (op) {
         case OP_BINARY:
         case OP_CONT:
-          if (payload.length > 0) this.push(payload);
+          if (payload.length > 0 && !this.push(payload)) this.#sock.pause();
           break;
         case OP_PING:
           this.#sock.write(this.#frame(OP_PONG, payload));
@@ -133,9 +145,12 @@ export class WebSocketStream extends Duplex {
     return encodeFrame(op, payload, this.#client ? randomBytes(4) : null);
   }
 
-  override _read(): void {}
+  override _read(): void {
+    if (this.#sock.isPaused()) this.#sock.resume();
+  }
 
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.#sock.destroyed) return cb(new ControlProtocolError('websocket closed'));
     this.#sock.write(this.#frame(OP_BINARY, chunk), cb);
   }
 

@@ -7,12 +7,12 @@
  * Noise response, an optional early payload, then HTTP/2 with prior knowledge over the Noise
  * stream, served by `node:http2`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { NoiseConn } from '@tsnet/control';
+import { NoiseConn, WebSocketStream, websocketAccept } from '@tsnet/control';
 import {
   type CryptoProvider,
   type Logf,
@@ -21,10 +21,8 @@ import {
   parseBase64,
 } from '@tsnet/core';
 import { encodeErrorMessage, respondToInitiation } from './responder.js';
-import { WebSocketServerStream } from './websocket.js';
 
 const UPGRADE_VALUE = 'tailscale-control-protocol';
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Who is on the other end of a Noise connection. */
 export interface NoiseContext {
@@ -99,14 +97,12 @@ export class NoiseUpgrader {
         return;
       }
       initB64 = u.searchParams.get('X-Tailscale-Handshake');
-      const accept = createHash('sha1')
-        .update(key + WS_GUID)
-        .digest('base64');
+      const accept = websocketAccept(key);
       socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${UPGRADE_VALUE}\r\n\r\n`,
       );
-      inner = new WebSocketServerStream(socket as Socket, head);
+      inner = new WebSocketStream(socket as Socket, head, 'server');
       inner.on('error', () => {});
     } else if (upgrade === UPGRADE_VALUE) {
       const h = req.headers['x-tailscale-handshake'];
