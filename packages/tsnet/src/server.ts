@@ -43,6 +43,19 @@ export function splitHostPort(addr: string): { host: string; port: number } {
   return { host, port };
 }
 
+/**
+ * A node on the tailnet, as Go's `tsnet.Server`.
+ *
+ * @example
+ * ```ts
+ * import { Server } from 'tsnet';
+ * const srv = new Server({ hostname: 'my-service', authKey: process.env.TS_AUTHKEY, controlUrl });
+ * const ln = await srv.listen('tcp', ':80');
+ * ln.on('connection', (sock) => sock.end('hello from the tailnet\n'));
+ * const peer = await srv.dial('tcp', 'other-node:22');
+ * await srv.close();
+ * ```
+ */
 export class Server {
   readonly #node: TsnetNode;
   #upPromise: Promise<void> | undefined;

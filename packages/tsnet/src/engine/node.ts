@@ -66,6 +66,19 @@ interface WgPeer {
   allowed: string;
 }
 
+/**
+ * The engine of one node. Several can run in one process.
+ *
+ * @example
+ * ```ts
+ * import { TsnetNode } from 'tsnet';
+ * const node = new TsnetNode({ controlUrl: 'http://127.0.0.1:8080', authKey, hostname: 'tsnode' });
+ * await node.up();
+ * node.listen(8080, (sock) => sock.pipe(sock));
+ * const s = await node.dial('100.64.0.2', 7);
+ * await node.close();
+ * ```
+ */
 export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
   readonly control: ControlClient;
   readonly magicsock: Magicsock;
