@@ -19,6 +19,7 @@ import {
   startGoPeer,
   startHeadscale,
 } from '@tsnet/interop';
+import { BUNDLE, bundleRunner } from './bundle.js';
 import { NodeProc } from './child.js';
 import { ensureGoclient } from './goclient.js';
 import { canUseNetns, clearUdpLoss, NETNS_ENV, nftAvailable, reexecInNetns, setUdpLoss } from './netns.js';
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     json: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    tsx: { type: 'boolean', default: false },
   },
   strict: false,
 });
@@ -56,6 +58,7 @@ const RR_COUNT = QUICK ? 200 : 500;
 const LOSS_PCT = 1;
 const ONLY = new Set(String(flags.only ?? 'raw,direct,loss,derp,rr,ttfb,memory,profile').split(','));
 const VERBOSE = flags.verbose === true;
+const USE_TSX = flags.tsx === true;
 
 const t0 = performance.now();
 function say(msg: string): void {
@@ -101,8 +104,9 @@ interface Env {
   workDir: string;
 }
 
+/** Node flags and script for the TS runner: the bundle, or the sources through tsx (--tsx). */
 function tsArgs(): string[] {
-  return ['--conditions=@tsnet/source', '--import', 'tsx', TSNODE];
+  return USE_TSX ? ['--conditions=@tsnet/source', '--import', 'tsx', TSNODE] : [BUNDLE];
 }
 
 function startTs(env: Env, name: string, extra: string[], ephemeral = false): NodeProc {
@@ -276,6 +280,7 @@ async function ttfbAll(env: Env, p: Phase): Promise<void> {
         const total = at - proc.spawnedAt;
         record('time to first byte, process start', col, total);
         record('time to first byte, new node', col, Number(line.sinceNodeMs));
+        record('time to up, new node', col, Number(line.upMs));
         say(
           `ttfb ${col}: ${total.toFixed(0)} ms from spawn, ${Number(line.sinceNodeMs).toFixed(0)} ms from new node (up ${Number(line.upMs).toFixed(0)} ms)`,
         );
@@ -372,6 +377,11 @@ export async function main(): Promise<number> {
     return 0;
   }
   const goclientBin = ensureGoclient(say);
+  if (!USE_TSX) {
+    const b0 = performance.now();
+    await bundleRunner();
+    say(`bundled the TS runner (${((performance.now() - b0) / 1000).toFixed(1)} s): ${BUNDLE}`);
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
   const outDir = join(repoRoot, 'tools', 'bench', '.out');
   mkdirSync(outDir, { recursive: true });
@@ -474,6 +484,7 @@ export async function main(): Promise<number> {
     '1 KiB round trip p99',
     'time to first byte, process start',
     'time to first byte, new node',
+    'time to up, new node',
     'RSS of one idle node',
     'RSS of the process before any node',
     `RSS per node, ${MULTI} nodes in one process`,

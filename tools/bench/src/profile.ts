@@ -2,12 +2,15 @@
  * Summarises a V8 `.cpuprofile` (what `node --cpu-prof` and the inspector's Profiler.stop write):
  * self time per function, and per area of the code base (crypto, WireGuard, netstack, magicsock…).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SourceMap } from './sourcemap.js';
 
 interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber?: number;
 }
 
 interface ProfileNode {
@@ -49,7 +52,8 @@ export function areaOf(frame: CallFrame): string {
     if (f === '(root)') return 'other';
     return 'native (no URL)';
   }
-  if (/sodium-native|@noble|packages\/core\/src\/crypto/.test(u)) return 'crypto';
+  if (/sodium-native|@noble|packages\/core\/src\/crypto|packages\/wireguard\/src\/crypto/.test(u))
+    return 'crypto';
   if (/packages\/core\//.test(u)) return 'core (keys, bytes)';
   if (/packages\/wireguard\//.test(u)) return 'wireguard';
   if (/packages\/netstack\//.test(u)) return 'netstack';
@@ -59,7 +63,7 @@ export function areaOf(frame: CallFrame): string {
   if (/packages\/derp\//.test(u)) return 'derp';
   if (/packages\/control\//.test(u)) return 'control';
   if (/tools\/bench\//.test(u)) return 'bench harness';
-  if (/^node:internal\/(dgram|udp)|node:dgram/.test(u)) return 'node dgram';
+  if (/^node:internal\/(dgram|udp)|^node:dgram/.test(u)) return 'node dgram';
   if (/^node:internal\/(streams|stream_base)|node:stream/.test(u)) return 'node streams';
   if (/^node:internal\/(crypto)|node:crypto/.test(u)) return 'crypto';
   if (/^node:internal\/(timers|process\/task_queues)|node:timers/.test(u)) return 'node timers/ticks';
@@ -74,13 +78,38 @@ function shortUrl(u: string): string {
   return u.replace(/^file:\/\/.*node_modules\//, '');
 }
 
+const PSEUDO = new Set(['(garbage collector)', '(idle)', '(program)', '(root)']);
+
+/** Maps frames of a bundle back to original files through its linked source map (cached). */
+function makeResolver(): (f: CallFrame) => CallFrame {
+  const maps = new Map<string, SourceMap | null>();
+  return (f) => {
+    if (!f.url.startsWith('file://')) return f;
+    let map = maps.get(f.url);
+    if (map === undefined) {
+      const file = `${fileURLToPath(f.url)}.map`;
+      map = existsSync(file) ? SourceMap.load(file) : null;
+      maps.set(f.url, map);
+    }
+    if (map === null) return f;
+    const o = map.lookup(f.lineNumber, f.columnNumber ?? 0);
+    return o === undefined ? f : { ...f, url: o.source, lineNumber: o.line };
+  };
+}
+
 /**
- * Self time per node from samples (optionally only those between `fromUs` and `toUs`, in the
- * profile's clock), then grouped.
+ * Self time per node from the samples, then grouped by function and by area. A native frame (no
+ * URL: a C++ binding such as a UDP send or a sodium-native call) counts towards the area of the
+ * nearest JavaScript caller, and is named with it.
  */
 export function summarizeProfile(p: CpuProfile, topN = 15): ProfileSummary {
+  const resolveFrame = makeResolver();
   const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) {
+    byId.set(n.id, { ...n, callFrame: resolveFrame(n.callFrame) });
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
   const selfUs = new Map<number, number>();
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
@@ -96,11 +125,26 @@ export function summarizeProfile(p: CpuProfile, topN = 15): ProfileSummary {
   for (const [id, us] of selfUs) {
     const n = byId.get(id);
     if (n === undefined) continue;
-    const area = areaOf(n.callFrame);
+    const f = n.callFrame;
+    let area = areaOf(f);
     if (area === 'idle') continue;
+    let name = f.functionName === '' ? '(anonymous)' : f.functionName;
+    let where = f.url === '' ? '' : `${shortUrl(f.url)}:${f.lineNumber + 1}`;
+    if (f.url === '' && !PSEUDO.has(f.functionName)) {
+      // Native: find the JavaScript caller.
+      let up = parent.get(id);
+      while (up !== undefined && (byId.get(up)?.callFrame.url ?? '') === '') up = parent.get(up);
+      const caller = up === undefined ? undefined : byId.get(up)?.callFrame;
+      if (caller !== undefined) {
+        area = areaOf(caller);
+        // V8 names frames inside native addons by the nearest exported symbol it finds, which
+        // for sodium-native is unrelated (e.g. "extension_pbkdf2_sha512_async"): name the addon.
+        const native = /sodium/.test(caller.url) ? 'sodium-native' : `native ${name}`;
+        name = `${caller.functionName || '(anonymous)'} → ${native}`;
+        where = `${shortUrl(caller.url)}:${caller.lineNumber + 1}`;
+      }
+    }
     total += us;
-    const name = n.callFrame.functionName === '' ? '(anonymous)' : n.callFrame.functionName;
-    const where = n.callFrame.url === '' ? '' : `${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
     const key = `${name}@${where}`;
     const cur = byFn.get(key) ?? { name, where, area, ms: 0, pct: 0 };
     cur.ms += us / 1000;
@@ -111,7 +155,7 @@ export function summarizeProfile(p: CpuProfile, topN = 15): ProfileSummary {
   const top = [...byFn.values()]
     .sort((a, b) => b.ms - a.ms)
     .slice(0, topN)
-    .map((f) => ({ ...f, pct: totalMs > 0 ? (100 * f.ms) / totalMs : 0 }));
+    .map((x) => ({ ...x, pct: totalMs > 0 ? (100 * x.ms) / totalMs : 0 }));
   const areas = [...byArea.entries()]
     .sort((a, b) => b[1] - a[1])
     .map(([area, ms]) => ({ area, ms, pct: totalMs > 0 ? (100 * ms) / totalMs : 0 }));
