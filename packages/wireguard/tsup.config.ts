@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/node/index.ts', 'src/testing/index.ts'],
-  format: ['esm'],
-  target: 'node20',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  treeshake: true,
-});
+export default packageConfig(['src/index.ts', 'src/node/index.ts', 'src/testing/index.ts']);
