@@ -13,6 +13,9 @@ import type { DERPMap, DNSConfig, Node, UserProfile } from '@tsnet/control';
 import type { AddrPort, IPAddr, NodePublic } from '@tsnet/core';
 import type { PeerCapMap, Prefs, Status } from './types.js';
 
+/** An `ipn.Notify` a backend emits (serialised as Go does; `State` as the `IPN_STATES` index). */
+export type NotifyMessage = Record<string, unknown>;
+
 type MaybePromise<T> = T | Promise<T>;
 
 /** What WhoIs found: the node (peer or self), its owner's profile and the caller's capabilities. */
@@ -62,6 +65,11 @@ export interface LocalBackend {
   peerByID?(id: number): MaybePromise<Node | undefined>;
   /** A user profile by `UserID`, or `undefined` (→ 404). */
   userProfile?(id: number): MaybePromise<UserProfile | undefined>;
+  /**
+   * `watch-ipn-bus?mask=`: the IPN notifications, first the initial ones the mask asks for
+   * (`NotifyWatchOpt`), then changes as they happen, until `signal` aborts (the client went away).
+   */
+  watchIPNBus?(mask: number, signal: AbortSignal): AsyncIterable<NotifyMessage>;
   /** `POST logout`. */
   logout?(): MaybePromise<void>;
   /** `POST login-interactive`: start an interactive login (the URL appears in status `AuthURL`). */

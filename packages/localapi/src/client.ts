@@ -5,6 +5,7 @@
  * ./types.ts; failures are `LocalApiError`s with stable codes (./errors.ts).
  */
 
+import { StringDecoder } from 'node:string_decoder';
 import {
   type DERPMap,
   DERPMapSchema,
@@ -30,6 +31,8 @@ import {
   unixSocketTransport,
 } from './transport.js';
 import {
+  type Notify,
+  NotifySchema,
   type Prefs,
   PrefsSchema,
   type Status,
@@ -63,6 +66,14 @@ export interface WhoIsOptions {
   dstIP?: IPAddr | string;
   /** Scope `CapMap` to this VIP service (`svc:<name>`). */
   svcName?: string;
+}
+
+/** The largest single `ipn.Notify` line read from `watch-ipn-bus` (a full netmap can be large). */
+export const MAX_NOTIFY_BYTES = 64 << 20;
+
+/** The IPN bus as an async iterator of `Notify` messages; `close()` ends the stream. */
+export interface IpnBusWatcher extends AsyncIterableIterator<Notify> {
+  close(): void;
 }
 
 const FilterRulesSchema = z
@@ -248,6 +259,93 @@ export class LocalClient {
   /** The packet filter rules the node enforces (tailscaled's debug endpoint; not served by this package). */
   debugPacketFilterRules(): Promise<FilterRule[]> {
     return this.#call(FilterRulesSchema, 'POST', '/localapi/v0/debug-packet-filter-rules');
+  }
+
+  /**
+   * Watches the IPN bus (`watch-ipn-bus?mask=`, bits in `NotifyWatchOpt`): the initial messages the
+   * mask asks for, then changes, until `close()` or `signal` aborts.
+   *
+   * @example
+   * ```ts
+   * const w = await lc.watchIPNBus(NotifyWatchOpt.InitialState);
+   * for await (const n of w) if (n.State != null && IPN_STATES[n.State] === 'Running') break;
+   * w.close();
+   * ```
+   */
+  async watchIPNBus(mask: number, opts: { signal?: AbortSignal } = {}): Promise<IpnBusWatcher> {
+    if (!Number.isSafeInteger(mask) || mask < 0) throw new RangeError('mask must be a non-negative integer');
+    const stream = this.#transport.stream;
+    if (stream === undefined) throw new TypeError('this transport cannot stream (watch-ipn-bus)');
+    const path = `/localapi/v0/watch-ipn-bus?mask=${mask}`;
+    const res = await stream({ method: 'GET', path, timeoutMs: this.#timeoutMs });
+    if (res.status !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res.body) chunks.push(c);
+      res.close();
+      const body = Buffer.concat(chunks);
+      if (res.status === 401 || res.status === 403)
+        throw new AccessDeniedError(res.status, errorMessageFromBody(body));
+      throw new LocalApiError(
+        'ERR_LOCALAPI_HTTP',
+        `${path}: ${res.status} ${res.statusText}: ${errorMessageFromBody(body)}`,
+        {
+          status: res.status,
+        },
+      );
+    }
+    const onAbort = () => res.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    async function* lines(): AsyncGenerator<Notify> {
+      const dec = new StringDecoder('utf8');
+      let buf = '';
+      try {
+        for await (const chunk of res.body) {
+          buf += dec.write(chunk);
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.trim() === '') continue;
+            let raw: unknown;
+            try {
+              raw = JSON.parse(line);
+            } catch (e) {
+              throw new LocalApiError(
+                'ERR_LOCALAPI_DECODE',
+                `${path}: invalid JSON: ${(e as Error).message}`,
+                { cause: e },
+              );
+            }
+            const r = NotifySchema.safeParse(raw);
+            if (!r.success) {
+              throw new LocalApiError(
+                'ERR_LOCALAPI_DECODE',
+                `${path}: unexpected Notify: ${r.error.issues[0]?.message ?? ''}`,
+                {
+                  cause: r.error,
+                },
+              );
+            }
+            yield r.data;
+          }
+          if (buf.length > MAX_NOTIFY_BYTES)
+            throw new LocalApiError('ERR_LOCALAPI_DECODE', `${path}: message over ${MAX_NOTIFY_BYTES} bytes`);
+        }
+      } catch (e) {
+        // Closing the stream ends the iteration quietly.
+        if (opts.signal?.aborted !== true && !closed) throw e;
+      } finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+        res.close();
+      }
+    }
+    let closed = false;
+    const it = lines();
+    return Object.assign(it, {
+      close: () => {
+        closed = true;
+        res.close();
+      },
+    });
   }
 
   /** Logs the node out. */

@@ -316,6 +316,43 @@ export function createLocalApiHandler(
       sendJSON(res, u);
     });
   }
+  if (b.watchIPNBus !== undefined) {
+    const f = b.watchIPNBus.bind(b);
+    routes.set('watch-ipn-bus', async ({ req, res, query }) => {
+      needRead('watch ipn bus');
+      const text = query.get('mask') ?? '';
+      let mask = 0;
+      if (text !== '') {
+        // Go strconv.ParseUint(s, 10, 64); the bits we know fit 32.
+        if (!/^[0-9]{1,19}$/.test(text)) throw new HttpError(400, 'bad mask');
+        mask = Number(BigInt(text) & 0xffffffffn);
+      }
+      if ((mask & (1 << 16)) !== 0) {
+        throw new HttpError(
+          400,
+          'NotifyInProcessNoDisconnect is only valid for in-process IPN bus subscribers',
+        );
+      }
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      req.on('close', stop);
+      res.on('close', stop);
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'application/json');
+      res.flushHeaders();
+      try {
+        for await (const n of f(mask, ac.signal)) {
+          if (ac.signal.aborted || res.destroyed) break;
+          // Go's json.Encoder without indent: one compact object per line.
+          res.write(toGoJSON(n, 0));
+        }
+      } finally {
+        req.off('close', stop);
+        ac.abort();
+        if (!res.writableEnded) res.end();
+      }
+    });
+  }
   for (const [name, method] of [
     ['logout', 'logout'],
     ['login-interactive', 'loginInteractive'],

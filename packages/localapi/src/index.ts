@@ -22,7 +22,7 @@ export {
   secretsEqual,
   validHost,
 } from './auth.js';
-export type { LocalBackend, WhoIsLookupOptions, WhoIsResult } from './backend.js';
+export type { LocalBackend, NotifyMessage, WhoIsLookupOptions, WhoIsResult } from './backend.js';
 export {
   type CapFilterRule,
   capsWithValues,
@@ -32,9 +32,11 @@ export {
 } from './capmap.js';
 export {
   DEFAULT_TAILSCALED_SOCKET,
+  type IpnBusWatcher,
   LocalClient,
   type LocalClientOptions,
   type LocalClientTarget,
+  MAX_NOTIFY_BYTES,
   type WhoIsOptions,
 } from './client.js';
 export { AccessDeniedError, LocalApiConnectError, LocalApiError, PeerNotFoundError } from './errors.js';
@@ -59,6 +61,7 @@ export {
   inProcessTransport,
   type LocalRequest,
   type LocalResponse,
+  type LocalStreamResponse,
   type LocalTransport,
   MAX_RESPONSE_BYTES,
   unixSocketTransport,

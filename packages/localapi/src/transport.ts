@@ -41,7 +41,24 @@ export interface LocalResponse {
   body: Buffer;
 }
 
-export type LocalTransport = (req: LocalRequest) => Promise<LocalResponse>;
+/** A response whose body is read as it arrives (`watch-ipn-bus`). */
+export interface LocalStreamResponse {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  /** The body; `close()` ends the request. */
+  body: AsyncIterable<Buffer>;
+  close(): void;
+}
+
+/**
+ * Sends one request and reads the whole response. `stream`, where present, resolves on the
+ * response headers instead and hands over the body as it comes (only the wait for the headers is
+ * bounded by `timeoutMs`).
+ */
+export type LocalTransport = ((req: LocalRequest) => Promise<LocalResponse>) & {
+  stream?: (req: LocalRequest) => Promise<LocalStreamResponse>;
+};
 
 /** The largest LocalAPI response read (a 10k-peer status is a few MB). */
 export const MAX_RESPONSE_BYTES = 256 << 20;
@@ -122,9 +139,56 @@ function send(
   });
 }
 
+function sendStream(
+  base: RequestOptions,
+  req: LocalRequest,
+  target: string,
+  extraHeaders: Record<string, string>,
+  onDone: () => void = () => {},
+): Promise<LocalStreamResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {
+      Host: LOCAL_API_HOST,
+      'Tailscale-Cap': String(LOCAL_API_CAPABILITY_VERSION),
+      ...extraHeaders,
+    };
+    let answered = false;
+    const r = httpRequest({ ...base, method: req.method, path: req.path, headers }, (res) => {
+      answered = true;
+      clearTimeout(timer);
+      res.on('close', onDone);
+      resolve({
+        status: res.statusCode ?? 0,
+        statusText: res.statusMessage ?? '',
+        headers: res.headers,
+        body: res,
+        close: () => {
+          r.destroy();
+          res.destroy();
+          onDone();
+        },
+      });
+    });
+    const timer = setTimeout(() => {
+      r.destroy(Object.assign(new Error(`no answer within ${req.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, req.timeoutMs);
+    r.on('error', (e) => {
+      clearTimeout(timer);
+      if (!answered) {
+        onDone();
+        reject(connectError(req.path, target, e));
+      }
+    });
+    r.end(req.body);
+  });
+}
+
 /** A real tailscaled's LocalAPI unix socket. */
 export function unixSocketTransport(socketPath: string): LocalTransport {
-  return (req) => send({ socketPath, agent: false }, req, socketPath, {});
+  const base = { socketPath, agent: false } as const;
+  return Object.assign((req: LocalRequest) => send(base, req, socketPath, {}), {
+    stream: (req: LocalRequest) => sendStream(base, req, socketPath, {}),
+  });
 }
 
 /**
@@ -136,11 +200,11 @@ export function httpTransport(url: string | URL, credential: string): LocalTrans
   if (u.protocol !== 'http:') throw new TypeError(`url must be an http: URL, got ${u.protocol}`);
   const auth = `Basic ${Buffer.from(`:${credential}`, 'utf8').toString('base64')}`;
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  return (req) =>
-    send({ host, port: Number(u.port || 80), agent: false }, req, u.host, {
-      Authorization: auth,
-      'Sec-Tailscale': SEC_TAILSCALE_VALUE,
-    });
+  const base = { host, port: Number(u.port || 80), agent: false } as const;
+  const extra = { Authorization: auth, 'Sec-Tailscale': SEC_TAILSCALE_VALUE };
+  return Object.assign((req: LocalRequest) => send(base, req, u.host, extra), {
+    stream: (req: LocalRequest) => sendStream(base, req, u.host, extra),
+  });
 }
 
 /** Two Duplex streams, each reading what the other writes. */
@@ -173,20 +237,26 @@ function duplexPair(): [Duplex, Duplex] {
 /** A LocalAPI handler in this process, reached without any socket. */
 export function inProcessTransport(handler: LocalApiRequestHandler): LocalTransport {
   const server = createServer(handler);
-  return (req) => {
+  const connect = () => {
     const [clientEnd, serverEnd] = duplexPair();
     server.emit('connection', serverEnd);
-    return send(
-      {
-        // No agent: node:http then uses createConnection (agent: false would make a new Agent).
-        createConnection: () => clientEnd as never,
-      },
-      req,
-      'in-process',
-      {},
-    ).finally(() => {
+    const done = () => {
       clientEnd.destroy();
       serverEnd.destroy();
-    });
+    };
+    // No agent: node:http then uses createConnection (agent: false would make a new Agent).
+    return { base: { createConnection: () => clientEnd as never }, done };
   };
+  return Object.assign(
+    (req: LocalRequest) => {
+      const c = connect();
+      return send(c.base, req, 'in-process', {}).finally(c.done);
+    },
+    {
+      stream: (req: LocalRequest) => {
+        const c = connect();
+        return sendStream(c.base, req, 'in-process', {}, c.done);
+      },
+    },
+  );
 }

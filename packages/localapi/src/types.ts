@@ -201,3 +201,47 @@ export const StringListSchema = z
   .array(z.string())
   .nullable()
   .transform((v) => v ?? []);
+
+/** `ipn.State` by number, as `Notify.State` carries it (`ipn/backend.go`). */
+export const IPN_STATES = [
+  'NoState',
+  'InUseOtherUser',
+  'NeedsLogin',
+  'NeedsMachineAuth',
+  'Stopped',
+  'Starting',
+  'Running',
+] as const;
+export type IpnStateName = (typeof IPN_STATES)[number];
+
+/** `ipn.NotifyWatchOpt` bits of `watch-ipn-bus?mask=` (`ipn/backend.go`). */
+export const NotifyWatchOpt = {
+  EngineUpdates: 1 << 0,
+  InitialState: 1 << 1,
+  InitialPrefs: 1 << 2,
+  InitialNetMap: 1 << 3,
+  NoPrivateKeys: 1 << 4,
+  InitialHealthState: 1 << 7,
+  RateLimit: 1 << 8,
+  NoNetMap: 1 << 13,
+  InitialStatus: 1 << 14,
+  /** Only for in-process subscribers in Go: refused over HTTP. */
+  InProcessNoDisconnect: 1 << 16,
+} as const;
+
+/**
+ * `ipn.Notify`, one message of the IPN bus: `State` is the number of an `IPN_STATES` entry. The
+ * fields a client acts on are typed; the rest (`NetMap`, `Engine`, `Health`...) kept as sent.
+ */
+export const NotifySchema = z.looseObject({
+  Version: z.string().optional(),
+  SessionID: z.string().optional(),
+  ErrMessage: z.string().nullish(),
+  LoginFinished: z.looseObject({}).nullish(),
+  State: z.number().int().min(0).nullish(),
+  Prefs: PrefsSchema.nullish(),
+  BrowseToURL: z.string().nullish(),
+  SelfChange: NodeSchema.optional(),
+  InitialStatus: StatusSchema.optional(),
+});
+export type Notify = z.output<typeof NotifySchema>;

@@ -1,10 +1,11 @@
 // The LocalAPI handler through the in-process transport (real HTTP framing, no socket): routes,
 // tailscaled's status codes and error texts, JSON shapes, and errors from the backend.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LocalClient } from '../src/client.js';
 import { PeerNotFoundError } from '../src/errors.js';
 import { createLocalApiHandler } from '../src/handler.js';
 import { inProcessTransport } from '../src/transport.js';
+import { IPN_STATES, NotifyWatchOpt } from '../src/types.js';
 import { ALICE_IP, ALICE_IP6, ALICE_KEY, SELF_IP, SELF_KEY, sampleBackend, TAGGED_IP } from './fixture.js';
 
 function setup(opts: Partial<Parameters<typeof createLocalApiHandler>[0]> = {}) {
@@ -258,5 +259,60 @@ describe('svc_name without a known service address', () => {
     const who = await lc.whoIs(ALICE_IP, { svcName: 'svc:web' });
     expect(who.Node.ID).toBe(2);
     expect(who.CapMap).toBeUndefined();
+  });
+});
+
+describe('watch-ipn-bus', () => {
+  function busBackend() {
+    const backend = sampleBackend();
+    const seen: { mask: number; aborted: boolean } = { mask: -1, aborted: false };
+    let push: ((n: Record<string, unknown>) => void) | null = null;
+    backend.watchIPNBus = async function* (mask, signal) {
+      seen.mask = mask;
+      signal.addEventListener('abort', () => {
+        seen.aborted = true;
+      });
+      if (mask & NotifyWatchOpt.InitialState) yield { Version: 'v', State: 6 };
+      while (!signal.aborted) {
+        const n = await new Promise<Record<string, unknown> | null>((resolve) => {
+          push = resolve;
+          signal.addEventListener('abort', () => resolve(null), { once: true });
+        });
+        if (n === null) return;
+        yield n;
+      }
+    };
+    return { backend, seen, push: (n: Record<string, unknown>) => push?.(n) };
+  }
+
+  it('streams the initial state, then changes, until the client closes', async () => {
+    const { backend, seen, push } = busBackend();
+    const lc = new LocalClient({ backend });
+    const w = await lc.watchIPNBus(NotifyWatchOpt.InitialState | NotifyWatchOpt.InitialPrefs);
+    const first = await w.next();
+    expect(first.value).toMatchObject({ Version: 'v', State: 6 });
+    expect(IPN_STATES[first.value?.State ?? 0]).toBe('Running');
+    expect(seen.mask).toBe(6);
+    setTimeout(() => push({ BrowseToURL: 'https://login.example/x', ErrMessage: null }), 10);
+    expect((await w.next()).value).toMatchObject({ BrowseToURL: 'https://login.example/x' });
+    w.close();
+    expect((await w.next()).done).toBe(true);
+    await vi.waitFor(() => expect(seen.aborted).toBe(true));
+  });
+
+  it('bad masks are 400; a transport without streaming says so', async () => {
+    const { backend } = busBackend();
+    const send = inProcessTransport(createLocalApiHandler({ backend }));
+    for (const m of ['x', '-1', String(1 << 16)]) {
+      const r = await send({ method: 'GET', path: `/localapi/v0/watch-ipn-bus?mask=${m}`, timeoutMs: 5000 });
+      expect(r.status, m).toBe(400);
+    }
+    const lc = new LocalClient({
+      transport: async () => ({ status: 200, statusText: '', headers: {}, body: Buffer.alloc(0) }),
+    });
+    await expect(lc.watchIPNBus(2)).rejects.toThrow(/stream/);
+    await expect(new LocalClient({ backend: sampleBackend() }).watchIPNBus(2)).rejects.toMatchObject({
+      status: 404,
+    });
   });
 });

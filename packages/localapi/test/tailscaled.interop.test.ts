@@ -24,6 +24,7 @@ import { LocalApiConnectError, LocalApiError, PeerNotFoundError } from '../src/e
 import { createLocalApiHandler } from '../src/handler.js';
 import { statusFromNetmap } from '../src/netmap-status.js';
 import { inProcessTransport } from '../src/transport.js';
+import { IPN_STATES, NotifyWatchOpt } from '../src/types.js';
 import { SAMPLE_PREFS, sampleNetmap } from './fixture.js';
 
 const CAP = 'example.com/cap/web';
@@ -254,6 +255,21 @@ describeInterop(
       const lite = await lc.statusWithoutPeers();
       expect(lite.Peer).toBeUndefined();
       expect(lite.Self?.PublicKey.toString()).toBe(cli.Self.PublicKey);
+    });
+
+    it("watchIPNBus reads tailscaled's IPN bus: the initial state and prefs", async () => {
+      const w = await lc.watchIPNBus(NotifyWatchOpt.InitialState | NotifyWatchOpt.InitialPrefs);
+      try {
+        const first = await w.next();
+        expect(first.done).toBe(false);
+        const n = first.value!;
+        expect(n.State).toBe(IPN_STATES.indexOf('Running'));
+        expect(n.Prefs?.ControlURL).toBe(hs!.url);
+        expect(n.Version).toMatch(/^1\.102\.3/);
+      } finally {
+        w.close();
+      }
+      expect((await w.next()).done).toBe(true);
     });
 
     it('prefs, user-profile, peer-by-id and tailscaled errors', async () => {
