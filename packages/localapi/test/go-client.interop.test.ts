@@ -15,6 +15,7 @@ describeInterop('the tailscale CLI (Go local.Client) against our LocalAPI handle
   let dir = '';
   let sock = '';
   let server: Server | null = null;
+  const masks: number[] = [];
   const cli = (args: string[]) =>
     run(binaryPath('tailscale') ?? 'tailscale', [`--socket=${sock}`, ...args], { timeoutMs: 15_000 });
 
@@ -25,6 +26,12 @@ describeInterop('the tailscale CLI (Go local.Client) against our LocalAPI handle
     const backend = sampleBackend(nm);
     backend.status = ({ peers }) =>
       statusFromNetmap(nm, { version: '1.102.3', backendState: 'Running', peers });
+    backend.watchIPNBus = async function* (mask, signal) {
+      masks.push(mask);
+      yield { Version: '1.102.3', State: 6, Prefs: { ControlURL: 'http://127.0.0.1:1', WantRunning: true } };
+      yield { BrowseToURL: 'https://login.example/a' };
+      await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+    };
     server = createServer(createLocalApiHandler({ backend, version: '1.102.3' }));
     await new Promise<void>((r) => server!.listen(sock, r));
   });
@@ -74,5 +81,14 @@ describeInterop('the tailscale CLI (Go local.Client) against our LocalAPI handle
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('alice-laptop');
     expect(r.stdout).toContain(ALICE_IP);
+  });
+
+  it('tailscale debug watch-ipn reads our IPN bus', async () => {
+    const r = await cli(['debug', 'watch-ipn', '--initial', '--count=2', '--peer-changes=false']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(masks.at(-1)! & 0b110).toBe(0b110); // NotifyInitialState | NotifyInitialPrefs
+    expect(r.stdout).toContain('"State": 6');
+    expect(r.stdout).toContain('http://127.0.0.1:1');
+    expect(r.stdout).toContain('https://login.example/a');
   });
 });
