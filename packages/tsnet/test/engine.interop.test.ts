@@ -251,7 +251,7 @@ describeInterop(
       expect(icmp.pongs.length).toBeGreaterThan(0);
     }, 60_000);
 
-    it('(c) enforces the policy: a port no rule allows is refused and never reaches the listener', async () => {
+    it('(c) enforces the policy: a port no rule allows is refused and never reaches the listener; the Go peer rejects ours with TSMP', async () => {
       if (node === null || ts === null) throw new Error('fixtures not started');
       const n = node;
       const t = ts;
@@ -262,6 +262,18 @@ describeInterop(
       ).rejects.toThrow();
       expect(accepted.denied).toBe(0);
       expect((n.filter?.counters.dropNoRule ?? 0) - dropsBefore).toBeGreaterThan(0);
+      // The other way: the Go peer's filter refuses our SYN to a port no rule allows and answers
+      // with a TSMP reject, which fails our dial at once instead of after its timeout.
+      if (gp !== null) {
+        const started = Date.now();
+        const err = await n.dial(gp.ip4, 19, 15_000).then(
+          () => null,
+          (e: unknown) => e as { code?: string },
+        );
+        expect(err?.code).toBe('ECONNREFUSED');
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(n.datapath.tsmp.rejectsReceived).toBeGreaterThan(0);
+      }
       // The allowed port still works.
       const ok = await t.socks5Exchange(ip, LISTEN, 'still fine', { expectBytes: 10, timeoutMs: 10_000 });
       expect(ok.toString()).toBe('still fine');

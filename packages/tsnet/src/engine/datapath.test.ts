@@ -77,4 +77,14 @@ describe('Datapath', () => {
     expect(toStack.length).toBe(0);
     expect(dp.counters.dropNoStack).toBe(1);
   });
+  it('hands up a TSMP reject of one of our connections', () => {
+    const { dp } = setup();
+    let got: unknown;
+    dp.onReject = (src, r) => {
+      got = { src: [...src], ...r };
+    };
+    dp.write(buildTsmpPacket(PEER, ME, new Uint8Array([0x21, 6, 0x41, 0xc0, 0x00, 0, 22])));
+    expect(got).toEqual({ src: [100, 64, 0, 2], proto: 6, reason: 'A', ourPort: 0xc000, theirPort: 22 });
+    expect(dp.tsmp.rejectsReceived).toBe(1);
+  });
 });

@@ -9,7 +9,7 @@ import type { LinkEndpoint } from '@tsnet/netstack';
 import type { TunDevice } from '@tsnet/wireguard';
 import type { PacketFilter } from '../filter/filter.js';
 import { IPPROTO_TCP, parsePacket, TCP_ACK, TCP_SYN } from '../filter/packet.js';
-import { buildTsmpReject, handleTsmp, type TsmpCounters } from '../filter/tsmp.js';
+import { buildTsmpReject, handleTsmp, type TsmpCounters, type TsmpResult } from '../filter/tsmp.js';
 
 export const TAILSCALE_MTU = 1280;
 
@@ -36,6 +36,8 @@ export class Datapath implements TunDevice, LinkEndpoint {
   filter: PacketFilter | undefined;
   /** Called with a disco key a peer advertised over TSMP and the packet's source address. */
   onDiscoAdvert: ((src: Uint8Array, key: Uint8Array) => void) | undefined;
+  /** Called when a peer (at `src`) refused a connection of ours with a TSMP reject. */
+  onReject: ((src: Uint8Array, r: NonNullable<TsmpResult['rejected']>) => void) | undefined;
   #toTunnel: ((pkt: Uint8Array) => void) | undefined;
   #toStack: ((pkt: Uint8Array) => void) | undefined;
 
@@ -59,9 +61,10 @@ export class Datapath implements TunDevice, LinkEndpoint {
     if (v === 'tsmp') {
       const r = handleTsmp(packet, this.tsmp);
       if (r.reply !== undefined) this.#sendOut(r.reply);
-      if (r.discoKey !== undefined) {
+      if (r.discoKey !== undefined || r.rejected !== undefined) {
         const p = parsePacket(packet);
-        if (p !== null) this.onDiscoAdvert?.(p.src.slice(), r.discoKey);
+        if (p !== null && r.discoKey !== undefined) this.onDiscoAdvert?.(p.src.slice(), r.discoKey);
+        if (p !== null && r.rejected !== undefined) this.onReject?.(p.src.slice(), r.rejected);
       }
       return;
     }

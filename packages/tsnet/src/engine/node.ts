@@ -91,6 +91,8 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
   readonly #wgPeers = new Map<string, WgPeer>();
   /** Tailscale IP text → peer node key text. */
   readonly #byIp = new Map<string, string>();
+  /** Dials in progress by `remoteIp|remotePort|localPort`, to fail on a TSMP reject. */
+  readonly #pendingDials = new Map<string, (err: Error) => void>();
   #derpMapJson = '';
   readonly #opts: TsnetNodeOptions;
   readonly #logf: Logf;
@@ -146,6 +148,14 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     this.datapath.onDiscoAdvert = (src, key) => {
       const peer = this.#byIp.get(ipText(src));
       if (peer !== undefined) this.magicsock.notePeerDiscoKey(peer, DiscoPublic.fromBytes(key));
+    };
+    this.datapath.onReject = (src, r) => {
+      // A peer's filter refused our SYN: fail that dial now instead of letting it time out.
+      if (r.proto !== 6) return;
+      const pending = this.#pendingDials.get(`${ipText(src)}|${r.theirPort}|${r.ourPort}`);
+      pending?.(
+        new TsnetError('ECONNREFUSED', `connection refused by the peer's policy (reason ${r.reason})`),
+      );
     };
     this.control.on('netmap', (nm: NetworkMap) => this.#applyNetmap(nm));
   }
@@ -306,20 +316,27 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     const ip = this.resolve(host);
     return new Promise((resolve, reject) => {
       const sock = stack.connect({ host: ip, port });
-      const t = this.#clock.setTimeout(() => {
+      const key = `${sock.remoteAddress}|${port}|${sock.localPort}`;
+      const fail = (err: Error) => {
+        t.cancel();
+        this.#pendingDials.delete(key);
+        sock.off('error', fail);
+        sock.on('error', () => {});
         sock.destroy();
-        reject(new TsnetError('ETIMEDOUT', `dial ${host}:${port}: timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        t.cancel();
-        sock.off('error', onErr);
-        resolve(sock);
-      });
-      const onErr = (err: Error) => {
-        t.cancel();
         reject(err);
       };
-      sock.once('error', onErr);
+      const t = this.#clock.setTimeout(
+        () => fail(new TsnetError('ETIMEDOUT', `dial ${host}:${port}: timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#pendingDials.set(key, fail);
+      sock.once('connect', () => {
+        t.cancel();
+        this.#pendingDials.delete(key);
+        sock.off('error', fail);
+        resolve(sock);
+      });
+      sock.once('error', fail);
     });
   }
 

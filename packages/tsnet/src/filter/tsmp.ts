@@ -18,6 +18,8 @@ export interface TsmpResult {
   reply?: Uint8Array;
   /** A disco key the sender advertised (32 bytes). */
   discoKey?: Uint8Array;
+  /** The sender refused a connection of ours: our port, its port, the IP protocol and reason. */
+  rejected?: { proto: number; ourPort: number; theirPort: number; reason: string };
 }
 
 function checksum(b: Uint8Array, off: number, len: number): number {
@@ -78,9 +80,17 @@ export function handleTsmp(pkt: Uint8Array, counters: TsmpCounters, peerApiPort 
     counters.discoAdverts++;
     return { discoKey: body.slice(1, 33) };
   }
-  if (t === 0x21) {
+  if (t === 0x21 && body.length >= 7) {
     counters.rejectsReceived++;
-    return {};
+    return {
+      rejected: {
+        proto: body[1] ?? 0,
+        reason: String.fromCharCode(body[2] ?? 0x3f),
+        // The header names the original connection: its source was us, its destination them.
+        ourPort: ((body[3] ?? 0) << 8) | (body[4] ?? 0),
+        theirPort: ((body[5] ?? 0) << 8) | (body[6] ?? 0),
+      },
+    };
   }
   counters.ignored++;
   return {};
