@@ -114,9 +114,14 @@ export function summarizeProfile(p: CpuProfile, topN = 15): ProfileSummary {
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
   // timeDeltas[i] is the time before sample i; attribute the gap after a sample to that sample.
+  // A gap far longer than the sampling interval means the process (or the sampler) was not
+  // running — on a loaded machine, descheduled — so each gap is capped at 5× the median gap:
+  // the summary is about where CPU time goes, not wall time.
+  const sorted = deltas.filter((d) => d > 0).sort((a, b) => a - b);
+  const cap = 5 * (sorted[Math.floor(sorted.length / 2)] ?? Number.POSITIVE_INFINITY);
   for (let i = 0; i < samples.length; i++) {
     const id = samples[i] ?? 0;
-    const dt = deltas[i + 1] ?? 0;
+    const dt = Math.min(cap, deltas[i + 1] ?? 0);
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   }
   const byFn = new Map<string, FunctionTime>();
