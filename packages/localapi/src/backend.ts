@@ -11,7 +11,7 @@
 
 import type { DERPMap, DNSConfig, Node, UserProfile } from '@tsnet/control';
 import type { AddrPort, IPAddr, NodePublic } from '@tsnet/core';
-import type { PeerCapMap, Prefs, Status } from './types.js';
+import type { PeerCapMap, PingResult, PingType, Prefs, Status } from './types.js';
 
 /** An `ipn.Notify` a backend emits (serialised as Go does; `State` as the `IPN_STATES` index). */
 export type NotifyMessage = Record<string, unknown>;
@@ -70,6 +70,11 @@ export interface LocalBackend {
    * (`NotifyWatchOpt`), then changes as they happen, until `signal` aborts (the client went away).
    */
   watchIPNBus?(mask: number, signal: AbortSignal): AsyncIterable<NotifyMessage>;
+  /**
+   * `POST ping?ip=&type=&size=`: ping a tailnet IP (`disco`, `TSMP`, `ICMP`, `peerapi`); a failed
+   * ping is a result with `Err`; a thrown error becomes 500 `{"error":…}`.
+   */
+  ping?(ip: IPAddr, type: PingType, size: number): MaybePromise<PingResult>;
   /** `POST logout`. */
   logout?(): MaybePromise<void>;
   /** `POST login-interactive`: start an interactive login (the URL appears in status `AuthURL`). */

@@ -33,6 +33,9 @@ import {
 import {
   type Notify,
   NotifySchema,
+  type PingResult,
+  PingResultSchema,
+  type PingType,
   type Prefs,
   PrefsSchema,
   type Status,
@@ -346,6 +349,15 @@ export class LocalClient {
         res.close();
       },
     });
+  }
+
+  /**
+   * Pings a tailnet IP through the node (`disco`, `TSMP`, `ICMP` or `peerapi`). Resolves with the
+   * result also when the ping failed: check `Err`.
+   */
+  ping(ip: IPAddr | string, type: PingType = 'disco', opts: { size?: number } = {}): Promise<PingResult> {
+    const q = new URLSearchParams({ ip: ip.toString(), size: String(opts.size ?? 0), type });
+    return this.#call(PingResultSchema, 'POST', `/localapi/v0/ping?${q.toString()}`);
   }
 
   /** Logs the node out. */

@@ -12,6 +12,8 @@
  * | `cert-domains`, `derpmap`, `dns-config` | `certDomains`, `derpMap`, `dnsConfig` | 503 `no netmap` |
  * | `peer-by-id?id=`, `user-profile?id=` | `peerByID`, `userProfile` | 400 invalid id, 404 |
  * | `logout`, `login-interactive` (POST) | `logout`, `loginInteractive` | 400 `want POST` |
+ * | `ping?ip=&type=&size=` (POST) | `ping` | 400 as Go; backend errors 500 `{"error":…}` |
+ * | `watch-ipn-bus?mask=` | `watchIPNBus` | newline-delimited Notify; 400 `bad mask` |
  *
  * Errors are Go `http.Error` replies: `text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`,
  * the message and a newline. Unknown routes (and routes the backend does not provide) are Go's
@@ -23,9 +25,13 @@ import { AddrPort, discardLogf, IPAddr, type Logf, NodePublic } from '@tsnet/cor
 import { type AuthPolicy, checkRequest } from './auth.js';
 import type { LocalBackend, WhoIsLookupOptions, WhoIsResult } from './backend.js';
 import { toGoJSON } from './json.js';
+import type { PingType } from './types.js';
 
 /** `tailcfg.CurrentCapabilityVersion` of tailscale v1.102.3, sent as `Tailscale-Cap`. */
 export const LOCAL_API_CAPABILITY_VERSION = 142;
+
+/** `magicsock.MaxDiscoPingSize`: the largest disco ping payload (`tstun.MaxPacketSize` − 28). */
+export const MAX_DISCO_PING_SIZE = 65535 - 20 - 8;
 
 /** The largest request body read (PATCH prefs). */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -314,6 +320,38 @@ export function createLocalApiHandler(
       const u = await f(id);
       if (u === undefined) throw new HttpError(404, 'no user with that UserID');
       sendJSON(res, u);
+    });
+  }
+  if (b.ping !== undefined) {
+    const f = b.ping.bind(b);
+    routes.set('ping', async ({ res, method, query }) => {
+      if (method !== 'POST') throw new HttpError(400, 'want POST');
+      const ipText = query.get('ip') ?? '';
+      if (ipText === '') throw new HttpError(400, "missing 'ip' parameter");
+      const ip = IPAddr.tryParse(ipText);
+      if (ip === null) throw new HttpError(400, 'invalid IP');
+      const type = query.get('type') ?? '';
+      if (type === '') throw new HttpError(400, "missing 'type' parameter");
+      let size = 0;
+      const sizeText = query.get('size') ?? '';
+      if (sizeText !== '') {
+        if (!/^[+-]?[0-9]{1,10}$/.test(sizeText)) throw new HttpError(400, "invalid 'size' parameter");
+        size = Number(sizeText);
+        if (size !== 0 && type !== 'disco') {
+          throw new HttpError(400, "'size' parameter is only supported with disco pings");
+        }
+        if (size > MAX_DISCO_PING_SIZE)
+          throw new HttpError(400, `maximum value for 'size' is ${MAX_DISCO_PING_SIZE}`);
+      }
+      let result: unknown;
+      try {
+        result = await f(ip, type as PingType, size);
+      } catch (e) {
+        // Go's WriteErrorJSON.
+        sendJSON(res, { error: e instanceof Error ? e.message : String(e) }, 500);
+        return;
+      }
+      sendJSON(res, result);
     });
   }
   if (b.watchIPNBus !== undefined) {

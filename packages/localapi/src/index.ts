@@ -47,6 +47,7 @@ export {
   type LocalApiHandlerStats,
   type LocalApiRequestHandler,
   MAX_BODY_BYTES,
+  MAX_DISCO_PING_SIZE,
 } from './handler.js';
 export { toGoJSON } from './json.js';
 export { nodeByAddr, nodeByKey, whoIsInNetmap, whoIsResultFor } from './netmap-backend.js';

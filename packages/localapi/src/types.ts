@@ -245,3 +245,23 @@ export const NotifySchema = z.looseObject({
   InitialStatus: StatusSchema.optional(),
 });
 export type Notify = z.output<typeof NotifySchema>;
+
+/** `tailcfg.PingType`. */
+export type PingType = 'disco' | 'TSMP' | 'ICMP' | 'peerapi';
+
+/** `ipnstate.PingResult`. `Err` is non-empty when the ping failed (the request itself succeeded). */
+export const PingResultSchema = z.looseObject({
+  IP: str,
+  NodeIP: str,
+  NodeName: str,
+  Err: str,
+  LatencySeconds: num,
+  Endpoint: str,
+  PeerRelay: z.string().optional(),
+  DERPRegionID: num,
+  DERPRegionCode: str,
+  PeerAPIPort: z.number().int().optional(),
+  PeerAPIURL: z.string().optional(),
+  IsLocalIP: z.boolean().optional(),
+});
+export type PingResult = z.output<typeof PingResultSchema>;

@@ -316,3 +316,56 @@ describe('watch-ipn-bus', () => {
     });
   });
 });
+
+describe('ping', () => {
+  function pingSetup() {
+    const backend = sampleBackend();
+    const calls: string[] = [];
+    backend.ping = (ip, type, size) => {
+      calls.push(`${ip} ${type} ${size}`);
+      if (ip.toString() === '100.64.0.66') throw new Error('no matching peer');
+      return {
+        IP: ip.toString(),
+        NodeIP: ip.toString(),
+        NodeName: 'alice-laptop',
+        Err: '',
+        LatencySeconds: 0.002,
+        Endpoint: '127.0.0.1:41641',
+        DERPRegionID: 0,
+        DERPRegionCode: '',
+      } as never;
+    };
+    const handler = createLocalApiHandler({ backend });
+    return { calls, lc: new LocalClient({ handler }), send: inProcessTransport(handler) };
+  }
+
+  it('POSTs ip, size, type and returns the PingResult', async () => {
+    const { lc, calls } = pingSetup();
+    const r = await lc.ping(ALICE_IP, 'disco', { size: 100 });
+    expect(r).toMatchObject({ NodeName: 'alice-laptop', Err: '', Endpoint: '127.0.0.1:41641' });
+    expect(calls).toEqual([`${ALICE_IP} disco 100`]);
+  });
+
+  it.each([
+    ['GET', 'ip=1.2.3.4&type=disco', 'want POST'],
+    ['POST', 'type=disco', "missing 'ip' parameter"],
+    ['POST', 'ip=nope&type=disco', 'invalid IP'],
+    ['POST', 'ip=1.2.3.4', "missing 'type' parameter"],
+    ['POST', 'ip=1.2.3.4&type=disco&size=x', "invalid 'size' parameter"],
+    ['POST', 'ip=1.2.3.4&type=TSMP&size=10', "'size' parameter is only supported with disco pings"],
+    ['POST', 'ip=1.2.3.4&type=disco&size=70000', "maximum value for 'size' is 65507"],
+  ])('%s ?%s → 400 %s', async (method, q, msg) => {
+    const { send } = pingSetup();
+    const r = await send({ method, path: `/localapi/v0/ping?${q}`, timeoutMs: 5000 });
+    expect(r.status).toBe(400);
+    expect(r.body.toString()).toBe(`${msg}\n`);
+  });
+
+  it('a backend error is 500 {"error": …} (Go WriteErrorJSON), read by the client', async () => {
+    const { lc } = pingSetup();
+    await expect(lc.ping('100.64.0.66')).rejects.toMatchObject({
+      status: 500,
+      message: expect.stringContaining('no matching peer'),
+    });
+  });
+});

@@ -272,6 +272,29 @@ describeInterop(
       expect((await w.next()).done).toBe(true);
     });
 
+    it('ping through tailscaled: disco and TSMP results name the peer', async () => {
+      // The first pings may race path setup: retry, bounded.
+      const ok = (type: 'disco' | 'TSMP') =>
+        waitUntil(
+          `${type} ping to alice`,
+          async () => {
+            const r = await lc.ping(ips.alice, type);
+            return r.Err === '' ? r : undefined;
+          },
+          { timeoutMs: 20_000, intervalMs: 500 },
+        );
+      const disco = await ok('disco');
+      expect(disco.NodeIP).toBe(ips.alice);
+      expect(disco.NodeName).toBe('alice-laptop');
+      expect(disco.LatencySeconds).toBeGreaterThan(0);
+      const tsmp = await ok('TSMP');
+      expect(tsmp.NodeIP).toBe(ips.alice);
+      const bad = await lc.ping('100.64.0.200', 'disco').catch((e: unknown) => e);
+      // No such peer: tailscaled answers 200 with Err, or 500 {"error"}; both are reported.
+      if (bad instanceof Error) expect(bad).toBeInstanceOf(LocalApiError);
+      else expect((bad as { Err: string }).Err).not.toBe('');
+    });
+
     it('prefs, user-profile, peer-by-id and tailscaled errors', async () => {
       const p = await lc.prefs();
       expect(p.ControlURL).toBe(hs!.url);
