@@ -5,18 +5,17 @@
  * servers) and tools/bench/goclient (Go clients). See ../README.md for what each figure means.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  binaryPath,
   type Derper,
-  type GoPeer,
   type Headscale,
   interopAvailable,
   startDerper,
-  startGoPeer,
   startHeadscale,
 } from '@tsnet/interop';
 import { BUNDLE, bundleRunner } from './bundle.js';
@@ -89,7 +88,7 @@ interface Client {
 interface Phase {
   tsServer: NodeProc;
   tsClient: NodeProc;
-  goServer: GoPeer;
+  goServer: NodeProc;
   goClient: NodeProc;
   tsServerIp: string;
   goServerIp: string;
@@ -101,6 +100,7 @@ interface Env {
   authKey: string;
   ephemeralKey: string;
   goclientBin: string;
+  gopeerBin: string;
   workDir: string;
 }
 
@@ -129,7 +129,7 @@ function startGo(
   env: Env,
   name: string,
   extra: string[],
-  opts: { ephemeral?: boolean; derpOnly?: boolean } = {},
+  opts: { ephemeral?: boolean; derpOnly?: boolean; gopeer?: boolean } = {},
 ) {
   const dir = mkdtempSync(join(env.workDir, `${name}-`));
   const args = [
@@ -142,10 +142,11 @@ function startGo(
     '-hostname',
     name,
     ...(opts.ephemeral === true ? ['-ephemeral'] : []),
-    ...(VERBOSE ? ['-verbose'] : []),
+    // gopeer logs tsnet's backend by default; goclient and the TS runner log nothing.
+    `-verbose=${VERBOSE}`,
     ...extra,
   ];
-  return new NodeProc(name, env.goclientBin, args, {
+  return new NodeProc(name, opts.gopeer === true ? env.gopeerBin : env.goclientBin, args, {
     ...process.env,
     ...env.derper.clientEnv,
     TS_DISABLE_PORTMAPPER: '1',
@@ -161,17 +162,15 @@ async function startPhase(env: Env, derpOnly: boolean): Promise<Phase> {
   const tsServer = startTs(env, `ts-server-${tag}`, [...ts, '--echo', String(ECHO), '--sink', String(SINK)]);
   const tsClient = startTs(env, `ts-client-${tag}`, ts);
   const goClient = startGo(env, `go-client-${tag}`, [], { derpOnly });
-  const [goServer, tsUp] = await Promise.all([
-    startGoPeer({
-      controlUrl: env.hs.url,
-      authKey: env.authKey,
-      hostname: `go-server-${tag}`,
-      echo: ECHO,
-      sink: SINK,
-      env: env.derper.clientEnv,
-      alwaysDerp: derpOnly,
-      upTimeoutMs: 60_000,
-    }),
+  // The Go server is tools/interop's gopeer, unchanged, run with its own flags.
+  const goServer = startGo(
+    env,
+    `go-server-${tag}`,
+    ['-echo', String(ECHO), '-sink', String(SINK), '-up-timeout', '60s'],
+    { derpOnly, gopeer: true },
+  );
+  const [goUp, tsUp] = await Promise.all([
+    goServer.next((l) => l.type === 'up', 90_000, 'up'),
     tsServer.next((l) => l.type === 'up', 90_000, 'up'),
     tsClient.next((l) => l.type === 'up', 90_000, 'up'),
     goClient.next((l) => l.type === 'up', 90_000, 'up'),
@@ -184,12 +183,12 @@ async function startPhase(env: Env, derpOnly: boolean): Promise<Phase> {
     goClient,
     goServer,
     tsServerIp: ips.find((a) => a.includes('.')) ?? '',
-    goServerIp: goServer.ip4,
+    goServerIp: ((goUp.line.tailscaleIPs as string[] | undefined) ?? []).find((a) => a.includes('.')) ?? '',
   };
 }
 
 async function stopPhase(p: Phase): Promise<void> {
-  await Promise.all([p.tsServer.stop(), p.tsClient.stop(), p.goClient.stop(), p.goServer.close()]);
+  await Promise.all([p.tsServer.stop(), p.tsClient.stop(), p.goClient.stop(), p.goServer.stop()]);
 }
 
 function pairs(p: Phase): Array<{ col: Column; client: Client; ip: string }> {
@@ -199,16 +198,6 @@ function pairs(p: Phase): Array<{ col: Column; client: Client; ip: string }> {
     { col: 'ts-go', client: { proc: p.tsClient }, ip: p.goServerIp },
     { col: 'go-ts', client: { proc: p.goClient }, ip: p.tsServerIp },
   ];
-}
-
-/** Reads a process's VmRSS from /proc. */
-function rssOf(pid: number): number {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-    return m === null ? Number.NaN : Number(m[1]) * 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function waitDirectAll(p: Phase): Promise<void> {
@@ -430,7 +419,9 @@ export async function main(): Promise<number> {
       ephemeral: true,
       expiration: '2h',
     });
-    const env: Env = { hs, derper, authKey, ephemeralKey, goclientBin, workDir };
+    const gopeerBin = binaryPath('gopeer');
+    if (gopeerBin === null) throw new Error('no gopeer build (run node tools/interop/src/install.mjs)');
+    const env: Env = { hs, derper, authKey, ephemeralKey, goclientBin, gopeerBin, workDir };
     say(`headscale ${hs.url}, derper up`);
 
     const wantDirect = ['direct', 'loss', 'rr', 'ttfb', 'profile'].some((x) => ONLY.has(x));
@@ -438,7 +429,7 @@ export async function main(): Promise<number> {
       phase = await startPhase(env, false);
       await new Promise((r) => setTimeout(r, 2000));
       record('RSS of one idle node', 'ts-ts', phase.tsServer.rss() / 2 ** 20);
-      record('RSS of one idle node', 'go-go', rssOf(phase.goServer.up.pid) / 2 ** 20);
+      record('RSS of one idle node', 'go-go', phase.goServer.rss() / 2 ** 20);
       await waitDirectAll(phase);
       if (ONLY.has('direct')) await bulkAll(phase, 'bulk TCP, direct UDP');
       if (ONLY.has('profile') && flags['no-profile'] !== true)
@@ -458,7 +449,7 @@ export async function main(): Promise<number> {
       }
       if (ONLY.has('ttfb')) await ttfbAll(env, phase);
       record('RSS after the runs (server)', 'ts-ts', phase.tsServer.rss() / 2 ** 20);
-      record('RSS after the runs (server)', 'go-go', rssOf(phase.goServer.up.pid) / 2 ** 20);
+      record('RSS after the runs (server)', 'go-go', phase.goServer.rss() / 2 ** 20);
       await stopPhase(phase);
       phase = undefined;
     }
