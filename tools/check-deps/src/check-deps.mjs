@@ -92,6 +92,9 @@ export function checkDeps(root, graph) {
     for (const file of walk(pkgDir)) {
       const rel = relative(pkgDir, file);
       if (rel.startsWith('node_modules') || rel.startsWith('dist')) continue;
+      // A package's own build configuration (tsup.config.ts…) is never published and may use the
+      // workspace's shared config at the root.
+      if (/^[^/\\]+\.config\.[cm]?[jt]s$/.test(rel)) continue;
       const test = isTestFile(rel) || !rel.startsWith(`src${sep}`);
       const text = readFileSync(file, 'utf8');
       for (const spec of importsOf(text)) {
