@@ -91,7 +91,8 @@ function errorMessageFromBody(body: Buffer): string {
     const e = j.Error ?? j.error;
     if (typeof e === 'string' && e !== '') return e;
   } catch {
-    // not JSON: the text itself (Go http.Error)
+    // Not JSON: a Go http.Error reply, whose text is the message.
+    return text.trim();
   }
   return text.trim();
 }
