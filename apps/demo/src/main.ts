@@ -1,18 +1,26 @@
-// The README's first command. Until the `tsnet` Server exists, it runs the layers that do: two
-// user-space nodes in this process, each a WireGuard `Device` (real UDP sockets on 127.0.0.1) with
-// a `netstack` TCP/IP stack on its tunnel side, and unchanged `node:http` on top. Every step is
-// printed with its timing; then everything is closed and the process exits by itself.
+// The README's first command, in two parts, every step printed with its timing; then everything
+// is closed and the process exits by itself.
 //
-//   npm run demo                # the in-process demo
+// 1. A tailnet in this process: `@tsnet/testcontrol` (control server, DERP over TLS, STUN) and two
+//    tsnet nodes that register with an auth key. Node A serves `node:http` on its Tailscale IP and
+//    greets callers by the name and login the netmap gives them; node B calls it over DERP, then
+//    again once disco has upgraded the path to direct UDP.
+// 2. The layers alone: two WireGuard `Device`s on real UDP sockets with a `netstack` stack each and
+//    `node:http` on top, no control plane at all.
+//
+//   npm run demo                # both parts
 //   npm run demo -- --status    # only the table of packages and where each stands
 import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NetworkMap } from '@tsnet/control';
 import { getCryptoProvider, NodePrivate } from '@tsnet/core';
 import { type LinkEndpoint, Stack } from '@tsnet/netstack';
+import { TestTailnet } from '@tsnet/testcontrol';
 import { Device, type TunDevice } from '@tsnet/wireguard';
 import { UdpBind } from '@tsnet/wireguard/node';
+import { TsnetNode } from 'tsnet';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const t0 = performance.now();
@@ -42,6 +50,102 @@ function tunnelLink(mtu: number): { tun: TunDevice; link: LinkEndpoint } {
   };
 }
 
+/** GET `path` over an already-open stream (node:http uses `createConnection` only when no agent is given). */
+function httpGet(path: string, host: string, socket: () => import('node:stream').Duplex): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const req = http.get(
+      // The .invalid host is a second guard: if the request ever left the process, it could not resolve.
+      { host: 'demo.invalid', headers: { host }, path, createConnection: socket as never },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(`${res.statusCode} ${text.trim()}`));
+      },
+    );
+    req.setTimeout(15_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+/** Who is behind a Tailscale IP, from the netmap: what WhoIs answers. */
+function whoIs(nm: NetworkMap | undefined, ip: string): string {
+  for (const peer of nm?.peerTable.sorted((n) => n.ID) ?? []) {
+    if (peer.Addresses?.some((p) => String(p).split('/')[0] === ip)) {
+      const user = nm?.userProfiles.get(Number(peer.User));
+      return `${String(peer.Name ?? '?').replace(/\.$/, '')} (${user?.LoginName ?? 'unknown user'})`;
+    }
+  }
+  return 'a stranger';
+}
+
+function describePath(node: TsnetNode, ip: string): string {
+  const p = node.peerPath(ip);
+  if (p === undefined) return 'no path';
+  return p.trusted && p.direct !== undefined ? `direct UDP ${p.direct}` : `DERP region ${p.derpRegion}`;
+}
+
+async function tailnetDemo(): Promise<void> {
+  console.log('Part 1: a tailnet in this process (control + DERP + two tsnet nodes)\n');
+  const tailnet = await TestTailnet.start();
+  step(`control server ${tailnet.controlURL}, DERP ${tailnet.derpURL}, STUN udp ${tailnet.stunPort}`);
+  const authKey = tailnet.createAuthKey({ reusable: true });
+  // Start DERP-only, as Tailscale's TS_DEBUG_ALWAYS_USE_DERP does, to show the relay path first.
+  const a = new TsnetNode({
+    controlUrl: tailnet.controlURL,
+    authKey,
+    hostname: 'alpha',
+    listenAddress: '127.0.0.1',
+    disableDirect: true,
+  });
+  const b = new TsnetNode({
+    controlUrl: tailnet.controlURL,
+    authKey,
+    hostname: 'beta',
+    listenAddress: '127.0.0.1',
+    disableDirect: true,
+  });
+  try {
+    await Promise.all([a.up(), b.up()]);
+    const ipA = String(a.addresses[0]);
+    const ipB = String(b.addresses[0]);
+    step(`alpha is up at ${a.addresses.join(', ')}`);
+    step(`beta is up at ${b.addresses.join(', ')}`);
+
+    const server = http.createServer((req, res) => {
+      const caller = req.socket.remoteAddress ?? '';
+      res.end(`Hello, ${whoIs(a.netmap, caller)}! (from ${caller}:${req.socket.remotePort})`);
+    });
+    a.listen(80, (socket) => server.emit('connection', socket));
+    step(`alpha: node:http listening on ${ipA}:80 (tailnet only)`);
+
+    const first = await b.dial('alpha', 80);
+    step(`beta: GET http://alpha/ → ${await httpGet('/', 'alpha', () => first)}`);
+    step(`beta → alpha path: ${describePath(b, ipA)}`);
+
+    a.magicsock.setDirectEnabled(true);
+    b.magicsock.setDirectEnabled(true);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !(b.peerPath(ipA)?.trusted ?? false)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    step(`disco: beta → alpha path is now ${describePath(b, ipA)}`);
+    const second = await b.dial(ipA, 80);
+    step(`beta: GET http://${ipA}/ → ${await httpGet('/', ipA, () => second)}`);
+    const pathB = b.peerPath(ipA);
+    if (pathB !== undefined) {
+      step(
+        `beta → alpha packets: ${pathB.txDerp} sent via DERP, ${pathB.txDirect} direct; alpha sees beta as ${ipB}`,
+      );
+    }
+    server.close();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await tailnet.close();
+  }
+  step('closed both nodes and the tailnet\n');
+}
+
 async function node(name: string, address: string) {
   const key = NodePrivate.generate();
   const bind = new UdpBind({ host4: '127.0.0.1', host6: false });
@@ -60,7 +164,8 @@ async function main(): Promise<void> {
   printStatus();
   if (process.argv.includes('--status')) return;
 
-  console.log('Live: two user-space nodes in this process (WireGuard + netstack + node:http)\n');
+  await tailnetDemo();
+  console.log('Part 2: the layers alone (WireGuard + netstack + node:http, no control plane)\n');
   step(`crypto backend: ${getCryptoProvider().name}`);
   const a = await node('node A', '10.77.0.1');
   const b = await node('node B', '10.77.0.2');
@@ -87,27 +192,7 @@ async function main(): Promise<void> {
     `node B: ping 10.77.0.1 → ${rtt === null ? 'no reply' : `${rtt.toFixed(1)} ms (the first one includes the WireGuard handshake)`}`,
   );
 
-  const body = await new Promise<string>((resolve, reject) => {
-    const req = http.get(
-      {
-        // Node uses createConnection only when no agent is given (agent: false makes a fresh Agent
-        // that ignores it and dials through the OS). The .invalid host is a second guard: if the
-        // request ever left the process, it could not resolve.
-        host: 'node-a.invalid',
-        headers: { host: a.address },
-        path: '/demo',
-        createConnection: () => b.stack.connect({ host: a.address, port: 80 }) as never,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(`${res.statusCode} ${text.trim()}`));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-  });
+  const body = await httpGet('/demo', a.address, () => b.stack.connect({ host: a.address, port: 80 }));
   step(`node B: GET http://10.77.0.1/demo → ${body}`);
 
   const stats = b.device.peers()[0];
@@ -121,7 +206,6 @@ async function main(): Promise<void> {
   }
   server.close();
   step('closed both nodes');
-  console.log('\nThe tailnet demo (control, DERP, WhoIs) arrives with the tsnet Server: see the README.');
 }
 
 main().catch((err: unknown) => {
