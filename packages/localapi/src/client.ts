@@ -299,6 +299,7 @@ export class LocalClient {
     }
     const onAbort = () => res.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted === true) res.close();
     async function* lines(): AsyncGenerator<Notify> {
       const dec = new StringDecoder('utf8');
       let buf = '';

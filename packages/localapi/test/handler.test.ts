@@ -369,3 +369,18 @@ describe('ping', () => {
     });
   });
 });
+
+describe('watch-ipn-bus with an AbortSignal', () => {
+  it('ends the iteration when the signal aborts', async () => {
+    const backend = sampleBackend();
+    backend.watchIPNBus = async function* (_mask, signal) {
+      yield { State: 6 };
+      await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+    };
+    const ac = new AbortController();
+    const w = await new LocalClient({ backend }).watchIPNBus(2, { signal: ac.signal });
+    expect((await w.next()).value?.State).toBe(6);
+    setTimeout(() => ac.abort(), 10);
+    expect((await w.next()).done).toBe(true);
+  });
+});
