@@ -282,6 +282,8 @@ async function ttfbAll(env: Env, p: Phase): Promise<void> {
   }
 }
 
+let profiledSecs = 0;
+
 async function profileTsTs(p: Phase, outDir: string): Promise<string[]> {
   const files = [join(outDir, 'ts-client.cpuprofile'), join(outDir, 'ts-server.cpuprofile')];
   await Promise.all([
@@ -296,6 +298,7 @@ async function profileTsTs(p: Phase, outDir: string): Promise<string[]> {
     p.tsClient.request({ cmd: 'profile-stop', file: files[0] }, 20_000),
     p.tsServer.request({ cmd: 'profile-stop', file: files[1] }, 20_000),
   ]);
+  profiledSecs = Number(r.secs);
   say(
     `profiled TS→TS bulk: ${((Number(r.bytes) * 8) / Number(r.secs) / 1e6).toFixed(1)} Mbit/s while profiling`,
   );
@@ -350,6 +353,9 @@ export async function main(): Promise<number> {
     return reexecInNetns();
   }
   const m = machine();
+  const loadBefore = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const inNs = process.env[NETNS_ENV];
   say(
     `tools/bench e2e: ${m.nproc} × ${m.cpu}, Node ${m.node}, ${m.go}, commit ${m.commit}; ` +
@@ -502,7 +508,7 @@ export async function main(): Promise<number> {
   const header = [
     `date ${m.date}; ${m.nproc} × ${m.cpu}; Node ${m.node}; ${m.go}; commit ${m.commit}`,
     `${REPS} rep(s), bulk ${SECONDS} s each, rr ${RR_COUNT} round trips (+50 warm-up), ${MULTI} nodes for RSS per node; ` +
-      `load average (1 min) during the run: median ${load?.median.toFixed(2) ?? '?'} (${load?.min.toFixed(2) ?? '?'}–${load?.max.toFixed(2) ?? '?'})`,
+      `load average before the run (1/5/15 min) ${loadBefore}; 1-min load average during the run: median ${load?.median.toFixed(2) ?? '?'} (${load?.min.toFixed(2) ?? '?'}–${load?.max.toFixed(2) ?? '?'})`,
     `cells: median (min–max) over the reps; columns client→server; TS / Go = TS→TS ÷ Go→Go`,
     ...notes,
   ];
@@ -510,7 +516,7 @@ export async function main(): Promise<number> {
   for (const [i, f] of profileFiles.entries()) {
     try {
       process.stdout.write(
-        `\n${renderProfile(`CPU profile, TS→TS bulk, ${i === 0 ? 'sender (client)' : 'receiver (server)'}`, summarizeProfileFile(f, 15))}\n`,
+        `\n${renderProfile(`CPU profile, TS→TS bulk of ${profiledSecs.toFixed(1)} s, ${i === 0 ? 'sender (client)' : 'receiver (server)'}`, summarizeProfileFile(f, 15))}\n`,
       );
     } catch (e) {
       say(`profile ${f}: ${(e as Error).message}`);
