@@ -20,6 +20,7 @@ export {
   type TsmpCounters,
   type Verdict,
 } from './filter/index.js';
+export { type NodeBackendOptions, nodeLocalBackend, TSNET_VERSION } from './local-backend.js';
 export {
   type LocalEndpoint,
   type MagicPeer,

@@ -1,12 +1,15 @@
 /**
  * `Server`: the beginning of the public API (issue 10), shaped as Go's `tsnet.Server` (protocol-map
  * §10): `new Server({ hostname, authKey, controlUrl })`, `up()`, `listen('tcp', ':80')`,
- * `dial('tcp', 'host:port')`, `tailscaleIPs()`, `close()`. It stands on the engine (`TsnetNode`).
+ * `dial('tcp', 'host:port')`, `tailscaleIPs()`, `localClient()` (WhoIs, status, prefs in process),
+ * `close()`. It stands on the engine (`TsnetNode`).
  * State stores, interactive login, UDP listeners and the rest of issue 10 are not here yet.
  */
 import { type Logf, TsnetError } from '@tsnet/core';
+import { type BackendState, LocalClient } from '@tsnet/localapi';
 import type { TcpServer, TcpSocket } from '@tsnet/netstack';
 import { TsnetNode } from './engine/node.js';
+import { nodeLocalBackend } from './local-backend.js';
 
 export interface ServerOptions {
   /** The node's name on the tailnet. */
@@ -59,7 +62,11 @@ export function splitHostPort(addr: string): { host: string; port: number } {
 export class Server {
   readonly #node: TsnetNode;
   #upPromise: Promise<void> | undefined;
+  #running = false;
   #closed = false;
+  #localClient: LocalClient | undefined;
+  readonly #hostname: string;
+  readonly #controlUrl: string;
   readonly #listeners = new Set<TcpServer>();
   #nextPort = EPHEMERAL_LOW;
 
@@ -78,6 +85,8 @@ export class Server {
     );
     const controlUrl = opts.controlUrl ?? process.env.TS_CONTROL_URL ?? 'https://controlplane.tailscale.com';
     check(URL.canParse(controlUrl), 'controlUrl', 'must be a URL');
+    this.#hostname = opts.hostname;
+    this.#controlUrl = controlUrl;
     this.#node = new TsnetNode({
       controlUrl,
       hostname: opts.hostname,
@@ -98,8 +107,46 @@ export class Server {
   /** Connects to control and resolves once the node has its addresses. Idempotent. */
   up(timeoutMs = 60_000): Promise<void> {
     if (this.#closed) return Promise.reject(new TsnetError('ERR_CLOSED', 'server is closed'));
-    this.#upPromise ??= this.#node.up(timeoutMs);
+    this.#upPromise ??= this.#node.up(timeoutMs).then(() => {
+      this.#running = true;
+    });
     return this.#upPromise;
+  }
+
+  /** `ipn.State` as the LocalAPI reports it. */
+  #backendState(): BackendState {
+    if (this.#closed) return 'Stopped';
+    if (this.#running) return 'Running';
+    return this.#upPromise === undefined ? 'NoState' : 'Starting';
+  }
+
+  /**
+   * A LocalAPI client for this node, in process (no socket), as Go's `Server.LocalClient()`: WhoIs
+   * (who is calling: node, user or tags, capabilities), status, prefs. Throws `ERR_NOT_STARTED` if
+   * `up()` (or `listen`/`dial`, which call it) was never called, `ERR_CLOSED` after `close()`.
+   *
+   * @example
+   * ```ts
+   * const lc = await srv.localClient();
+   * http.createServer(async (req, res) => {
+   *   const who = await lc.whoIs(`${req.socket.remoteAddress}:${req.socket.remotePort}`);
+   *   res.end(`Hello, ${who.UserProfile.LoginName}!`);
+   * });
+   * ```
+   */
+  async localClient(): Promise<LocalClient> {
+    if (this.#closed) throw new TsnetError('ERR_CLOSED', 'localClient: server is closed');
+    if (this.#upPromise === undefined) {
+      throw new TsnetError('ERR_NOT_STARTED', 'localClient: server was never started; call up() first');
+    }
+    this.#localClient ??= new LocalClient({
+      backend: nodeLocalBackend(this.#node, {
+        backendState: () => this.#backendState(),
+        controlUrl: this.#controlUrl,
+        hostname: this.#hostname,
+      }),
+    });
+    return this.#localClient;
   }
 
   /** Our IPv4 and IPv6 Tailscale addresses (after `up`). */
