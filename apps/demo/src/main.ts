@@ -45,8 +45,20 @@ function tunnelLink(mtu: number): { tun: TunDevice; link: LinkEndpoint } {
   let toStack: ((pkt: Uint8Array) => void) | undefined;
   let toDevice: ((pkt: Uint8Array) => void) | undefined;
   return {
-    link: { mtu, writePacket: (pkt) => toDevice?.(pkt), attach: (deliver) => (toStack = deliver) },
-    tun: { open: (onPacket) => void (toDevice = onPacket), write: (pkt) => toStack?.(pkt), close: () => {} },
+    link: {
+      mtu,
+      writePacket: (pkt) => toDevice?.(pkt),
+      attach: (deliver) => {
+        toStack = deliver;
+      },
+    },
+    tun: {
+      open: (onPacket) => {
+        toDevice = onPacket;
+      },
+      write: (pkt) => toStack?.(pkt),
+      close: () => {},
+    },
   };
 }
 

@@ -150,7 +150,10 @@ export class WebSocketStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.#sock.destroyed) return cb(new ControlProtocolError('websocket closed'));
+    if (this.#sock.destroyed) {
+      cb(new ControlProtocolError('websocket closed'));
+      return;
+    }
     this.#sock.write(this.#frame(OP_BINARY, chunk), cb);
   }
 
