@@ -1,6 +1,7 @@
 // One vitest run for the whole workspace: a project per package, app and tool, each resolving
 // sibling packages to their src/ through the `@tsnet/source` export condition (no build needed).
-// Interop tests (`*.interop.test.ts`) talk to real peers; they run one file at a time.
+// Interop tests (`*.interop.test.ts`) talk to real peers and run with the rest of their project;
+// each bounds its own waits (and sets its own timeouts) so that they hold on a loaded 2-core machine.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
