@@ -15,7 +15,7 @@
  * direction; always available); and emulated on both directions.
  *
  * Env: BENCH_MB (default 100), BENCH_REPEAT (default 1), BENCH_IMPAIRED_MB (default BENCH_MB),
- * BENCH_BOTH_WAYS_MB (default 20).
+ * BENCH_BOTH_WAYS_MB (default 20), BENCH_ONLY (run only the series whose name contains it).
  */
 import { cpus, loadavg } from 'node:os';
 import { interopAvailable } from '@tsnet/interop';
@@ -38,6 +38,8 @@ const IMPAIRED_MB = Number(process.env.BENCH_IMPAIRED_MB ?? BENCH_MB);
 /** Our sender under reordering in both directions runs at about 1 Mbit/s (see docs/benchmarks.md). */
 const BOTH_WAYS_MB = Number(process.env.BENCH_BOTH_WAYS_MB ?? 20);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
+/** Runs only the series whose name contains this (e.g. `both ways`). */
+const ONLY = process.env.BENCH_ONLY ?? '';
 const NETEM = ['delay', '20ms', 'loss', '1%', 'reorder', '5%'];
 const IMPAIR: Impairment = { delayMs: 20, loss: 0.01, reorder: 0.05, directions: 'fromKernel', seed: 7 };
 const TIMEOUT_MS = 30 * 60_000;
@@ -128,6 +130,7 @@ async function series(
   opts: { impair?: Impairment; netem?: boolean },
   mb: number,
 ): Promise<void> {
+  if (!link.includes(ONLY)) return;
   const lp = await startLinuxPeer(opts.impair ? { impair: opts.impair } : {});
   try {
     if (opts.netem) {

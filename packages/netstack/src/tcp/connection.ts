@@ -625,6 +625,7 @@ export class TcpConnection {
     }
     if (this.rackOk && this.isSynchronized()) {
       // RFC 8985 §6.2: update RACK from this ACK, then look for losses by time order.
+      if (this.sackOk && isDsack(seg.sack, ack)) this.rack.onDsack(this.sndUna, this.sndMax);
       const finEnd = this.finQueued ? seqAdd(this.dataEnd, 1) : -1;
       this.rack.onAck(
         this.sndUna,
@@ -683,6 +684,7 @@ export class TcpConnection {
         this.inRecovery = false;
         this.dupAcks = 0;
         this.cc.onRecoveryExit(now, seqDiff(this.sndMax, this.sndUna));
+        this.rack.onRecoveryExit();
       } else if (!this.sackOk) {
         // RFC 6582 §3.2 step 4: a partial ACK retransmits the next hole and deflates cwnd.
         this.rtxPending = true;
@@ -882,4 +884,17 @@ export class TcpConnection {
   prepare(seq: number, flags: number, now: number): TcpRepr {
     return prepareSegment(this, seq, flags, now);
   }
+}
+
+/**
+ * RFC 2883 §4: the first SACK block reports a duplicate segment (D-SACK) when it lies at or below
+ * the cumulative ACK, or inside the second block.
+ */
+export function isDsack(blocks: readonly number[], ack: number): boolean {
+  if (blocks.length < 2) return false;
+  const s = blocks[0]!;
+  const e = blocks[1]!;
+  if (!seqLt(s, e)) return false;
+  if (seqLe(e, ack)) return true;
+  return blocks.length >= 4 && seqGe(s, blocks[2]!) && seqLe(e, blocks[3]!);
 }

@@ -35,6 +35,14 @@ export class Rack {
   rtt = 0;
   minRtt = Number.POSITIVE_INFINITY;
   reorderingSeen = false;
+  /**
+   * RACK.reo_wnd_mult, RACK.reo_wnd_persist, RACK.dsack_round (§6.2 step 4): each round trip in
+   * which the peer reports a D-SACK (we retransmitted what it already had: the "loss" was
+   * reordering) widens the reordering window by another min_RTT/4, for 16 recoveries.
+   */
+  reoWndMult = 1;
+  reoWndPersist = 0;
+  dsackRound: number | null = null;
   /** Deadline of the reordering timer (§6.3), or Infinity. */
   timerAt = Number.POSITIVE_INFINITY;
   /** Ranges (flat pairs) RACK found lost that still need retransmitting. */
@@ -116,11 +124,28 @@ export class Rack {
     while (this.head < this.log.length && this.log[this.head]!.done) this.head++;
   }
 
+  /**
+   * §6.2 step 4 (RACK_update_reo_wnd), for an ACK carrying a D-SACK block (RFC 2883): once per
+   * round trip (until SND.UNA passes the SND.NXT of the last increase) the window grows.
+   */
+  onDsack(una: number, sndNxt: number): void {
+    if (this.dsackRound !== null && seqGe(una, this.dsackRound)) this.dsackRound = null;
+    if (this.dsackRound !== null) return;
+    this.dsackRound = sndNxt;
+    this.reoWndMult++;
+    this.reoWndPersist = 16;
+  }
+
+  /** §6.2 step 4: leaving fast or RTO recovery; after 16 without a D-SACK the window shrinks back. */
+  onRecoveryExit(): void {
+    if (--this.reoWndPersist <= 0) this.reoWndMult = 1;
+  }
+
   /** §6.2 step 4: the reordering window. */
   reoWnd(inRecovery: boolean, srtt: number): number {
     if (!this.reorderingSeen && inRecovery) return 0;
     if (this.minRtt === Number.POSITIVE_INFINITY) return 0;
-    return Math.min(this.minRtt / 4, srtt);
+    return Math.min((this.reoWndMult * this.minRtt) / 4, srtt);
   }
 
   /**
