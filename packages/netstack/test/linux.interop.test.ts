@@ -25,7 +25,7 @@
  * LINUX_INTEROP_IMPAIRED_MB override both).
  */
 
-import { describeInterop, printLogsOnFailure } from '@tsnet/interop';
+import { describeInterop, kernelPing, printLogsOnFailure } from '@tsnet/interop';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TcpSocket } from '../src/tcp-socket.js';
 import {
@@ -33,7 +33,6 @@ import {
   type EndResult,
   type Impairment,
   kernelEnd,
-  kernelPing,
   type LinuxPeer,
   MB,
   ourEnd,

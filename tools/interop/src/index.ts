@@ -17,6 +17,7 @@ export {
   type PreAuthKeyOptions,
   startHeadscale,
 } from './headscale.js';
+export { kernelPing } from './kernel-ping.js';
 export {
   type ExitInfo,
   freeTcpPort,
