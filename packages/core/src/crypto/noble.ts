@@ -124,6 +124,26 @@ export function nobleSecretboxOpen(key: Uint8Array, nonce: Uint8Array, boxed: Ui
 }
 
 /** Fills `out` from the platform CSPRNG (`crypto.getRandomValues`, at most 64 KiB per call). */
+/** `CryptoProvider.boxAfterNm` on noble's XSalsa20-Poly1305, argument-checked (the node backend uses it too). */
+export function nobleBoxAfterNm(sharedKey: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  checkSize('sharedKey', sharedKey, 32);
+  checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
+  checkBytes('plaintext', plaintext);
+  return nobleSecretboxSeal(sharedKey, nonce, plaintext);
+}
+
+/** `CryptoProvider.boxOpenAfterNm` on noble's XSalsa20-Poly1305, argument-checked. */
+export function nobleBoxOpenAfterNm(
+  sharedKey: Uint8Array,
+  nonce: Uint8Array,
+  boxed: Uint8Array,
+): Uint8Array | null {
+  checkSize('sharedKey', sharedKey, 32);
+  checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
+  checkBytes('boxed', boxed);
+  return nobleSecretboxOpen(sharedKey, nonce, boxed);
+}
+
 function fillRandom(out: Uint8Array): Uint8Array {
   const cr = globalThis.crypto;
   if (typeof cr?.getRandomValues !== 'function') {
@@ -225,18 +245,8 @@ export function createNobleProvider(): CryptoProvider {
       checkSize('privateKey', privateKey, X25519_KEY_SIZE);
       return hsalsa20ZeroNonce(nobleX25519Shared(privateKey, publicKey));
     },
-    boxAfterNm(sharedKey, nonce, plaintext) {
-      checkSize('sharedKey', sharedKey, 32);
-      checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
-      checkBytes('plaintext', plaintext);
-      return nobleSecretboxSeal(sharedKey, nonce, plaintext);
-    },
-    boxOpenAfterNm(sharedKey, nonce, boxed) {
-      checkSize('sharedKey', sharedKey, 32);
-      checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
-      checkBytes('boxed', boxed);
-      return nobleSecretboxOpen(sharedKey, nonce, boxed);
-    },
+    boxAfterNm: nobleBoxAfterNm,
+    boxOpenAfterNm: nobleBoxOpenAfterNm,
 
     randomBytes(n) {
       checkLength('n', n);

@@ -27,8 +27,8 @@ import {
   hchacha20,
   hsalsa20ZeroNonce,
   nobleBlake2sRaw,
-  nobleSecretboxOpen,
-  nobleSecretboxSeal,
+  nobleBoxAfterNm,
+  nobleBoxOpenAfterNm,
 } from './noble.js';
 import {
   AEAD_TAG_SIZE,
@@ -36,7 +36,6 @@ import {
   CHACHA20POLY1305_KEY_SIZE,
   CHACHA20POLY1305_NONCE_SIZE,
   type CryptoProvider,
-  NACL_BOX_NONCE_SIZE,
   X25519_KEY_SIZE,
   XCHACHA20POLY1305_NONCE_SIZE,
 } from './provider.js';
@@ -271,18 +270,8 @@ export function createNodeProvider(): CryptoProvider {
       shared.fill(0);
       return key;
     },
-    boxAfterNm(sharedKey, nonce, plaintext) {
-      checkSize('sharedKey', sharedKey, 32);
-      checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
-      checkBytes('plaintext', plaintext);
-      return nobleSecretboxSeal(sharedKey, nonce, plaintext);
-    },
-    boxOpenAfterNm(sharedKey, nonce, boxed) {
-      checkSize('sharedKey', sharedKey, 32);
-      checkSize('nonce', nonce, NACL_BOX_NONCE_SIZE);
-      checkBytes('boxed', boxed);
-      return nobleSecretboxOpen(sharedKey, nonce, boxed);
-    },
+    boxAfterNm: nobleBoxAfterNm,
+    boxOpenAfterNm: nobleBoxOpenAfterNm,
 
     randomBytes(n) {
       checkLength('n', n);
