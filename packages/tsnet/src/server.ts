@@ -14,6 +14,10 @@ import { nodeLocalBackend } from './local-backend.js';
 export interface ServerOptions {
   /** The node's name on the tailnet. */
   hostname: string;
+  /** State directory (keys, profile). Being wired: see issue 10. */
+  dir?: string;
+  /** User-facing logs (the login URL, status). */
+  userLogf?: Logf;
   authKey?: string;
   /** Default: `TS_CONTROL_URL`, else `https://controlplane.tailscale.com`. */
   controlUrl?: string;
