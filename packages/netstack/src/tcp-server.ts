@@ -4,7 +4,7 @@
  * `backlog` connections may sit in SYN-RECEIVED at once (the SYN-flood bound; further SYNs are
  * dropped and counted, so the peer retransmits later).
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, on } from 'node:events';
 import type { Stack } from './stack.js';
 import type { TcpSocket } from './tcp-socket.js';
 import { formatIp } from './wire/ip-address.js';
@@ -62,6 +62,15 @@ export class TcpServer extends EventEmitter {
     if (callback) this.once('close', callback);
     process.nextTick(() => this.emit('close'));
     return this;
+  }
+
+  /**
+   * Each accepted connection until the server closes: `for await (const sock of server)`.
+   * Connections that arrive while the loop body runs wait in a queue.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<TcpSocket> {
+    if (!this.listening) return;
+    for await (const [sock] of on(this, 'connection', { close: ['close'] })) yield sock as TcpSocket;
   }
 
   /** @internal A handshake completed: hand the socket to the app. */

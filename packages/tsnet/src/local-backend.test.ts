@@ -1,13 +1,16 @@
 // Go tsnet's "Identifying callers" in one process: a TestTailnet (control, DERP, STUN) and three of
 // our Servers: A serves node:http on the tailnet and greets each caller by `localClient().whoIs` of
 // the connection's remote address; B (bob's node) and C (tagged tag:ci) call it.
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { TsnetError } from '@tsnet/core';
 import { PeerNotFoundError } from '@tsnet/localapi';
 import { TestTailnet } from '@tsnet/testcontrol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server } from './server.js';
+import { MemoryStore } from './state/store.js';
 
 /** GET `/` over an open tailnet stream: no `agent` (node:http then uses `createConnection`). */
 function httpGetOver(sock: Duplex, timeoutMs = 15_000): Promise<{ status: number; body: string }> {
@@ -49,18 +52,26 @@ describe('Server.localClient: identifying callers (TestTailnet, three Servers in
   let b: Server;
   let c: Server;
   let web: http.Server;
+  let stateDir = '';
 
   beforeAll(async () => {
     tailnet = await TestTailnet.start();
     tailnet.createUser('bob@example.com', 'Bob');
-    const opts = { controlUrl: tailnet.controlURL, listenAddress: '127.0.0.1' };
-    a = new Server({ ...opts, hostname: 'web', authKey: tailnet.createAuthKey() });
+    stateDir = mkdtempSync(join(tmpdir(), 'tsnet-lb-'));
+    const dir = (name: string) => join(stateDir, name);
+    const base = { controlUrl: tailnet.controlURL, listenAddress: '127.0.0.1' };
+    const opts = (name: string) => ({ ...base, dir: dir(name) });
+    a = new Server({ ...opts('a'), hostname: 'web', authKey: tailnet.createAuthKey() });
     b = new Server({
-      ...opts,
+      ...opts('b'),
       hostname: 'bob-laptop',
       authKey: tailnet.createAuthKey({ user: 'bob@example.com' }),
     });
-    c = new Server({ ...opts, hostname: 'ci-runner', authKey: tailnet.createAuthKey({ tags: ['tag:ci'] }) });
+    c = new Server({
+      ...opts('c'),
+      hostname: 'ci-runner',
+      authKey: tailnet.createAuthKey({ tags: ['tag:ci'] }),
+    });
     await Promise.all([a.up(), b.up(), c.up()]);
     web = greeter(a);
     const ln = await a.listen('tcp', ':80');
@@ -71,12 +82,21 @@ describe('Server.localClient: identifying callers (TestTailnet, three Servers in
     web?.close();
     await Promise.all([a?.close(), b?.close(), c?.close()]);
     await tailnet?.close();
+    if (stateDir !== '') rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('throws ERR_NOT_STARTED before up() and ERR_CLOSED after close()', async () => {
-    const s = new Server({ hostname: 'idle', controlUrl: tailnet.controlURL });
-    const err = await s.localClient().catch((e: unknown) => e);
-    expect(TsnetError.is(err) && err.code).toBe('ERR_NOT_STARTED');
+  it('starts the server when asked for the client, and throws ERR_CLOSED after close()', async () => {
+    // As Go's LocalClient(), asking for the client starts the server; with no auth key it waits for
+    // an interactive login, and status says so.
+    const s = new Server({
+      hostname: 'idle',
+      controlUrl: tailnet.controlURL,
+      store: new MemoryStore(),
+      ephemeral: true,
+      userLogf: () => {},
+    });
+    const lc = await s.localClient();
+    expect(['Starting', 'NeedsLogin']).toContain((await lc.status()).BackendState);
     await s.close();
     await expect(s.localClient()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });

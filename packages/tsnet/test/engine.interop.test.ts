@@ -24,6 +24,7 @@ import type { TcpSocket } from '@tsnet/netstack';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TsnetNode } from '../src/engine/node.js';
 import { Server } from '../src/server.js';
+import { MemoryStore } from '../src/state/store.js';
 
 const ECHO = 7;
 const LISTEN = 8080;
@@ -365,6 +366,7 @@ describeInterop(
         hostname: 'tsnode2',
         authKey: key,
         ephemeral: true,
+        store: new MemoryStore(),
         controlUrl: hs.url,
         listenAddress: '127.0.0.1',
         derpUseHttp: true,

@@ -4,7 +4,10 @@
 // networking) calling it through their SOCKS5 proxies: alice's node must be greeted by the login
 // name tailscaled itself reports (`tailscale whois --json` of its own IP), the node registered with
 // a tag:ci key by its tag. Our WhoIs answer for each caller must match tailscaled's own.
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type Derper,
   describeInterop,
@@ -42,6 +45,7 @@ describeInterop(
     let srv: Server | null = null;
     let web: http.Server | null = null;
     let ourIp = '';
+    const stateDir = mkdtempSync(join(tmpdir(), 'tsnet-whois-'));
     const logs: string[] = [];
     printLogsOnFailure(() => ({
       derper,
@@ -65,6 +69,7 @@ describeInterop(
       ]);
       const s = new Server({
         controlUrl: h.url,
+        dir: stateDir,
         authKey: kSrv,
         hostname: 'web',
         listenAddress: '127.0.0.1',
@@ -113,7 +118,7 @@ describeInterop(
       }
       await waitUntil(
         'our netmap to hold both tailscaleds',
-        () => (s.node.netmap?.peerTable.size ?? 0) >= 2,
+        () => (s.node?.netmap?.peerTable.size ?? 0) >= 2,
         {
           timeoutMs: 30_000,
           intervalMs: 100,
@@ -127,6 +132,7 @@ describeInterop(
       await Promise.all([alice?.close(), ci?.close()]);
       await hs?.close();
       await derper?.close();
+      rmSync(stateDir, { recursive: true, force: true });
     });
 
     /** GET / on our Server through the caller's SOCKS5 proxy (bounded, retried until the path is up). */

@@ -41,6 +41,8 @@ export interface TsnetNodeOptions {
   hostname: string;
   authKey?: string;
   ephemeral?: boolean;
+  /** ACL tags to request (`Hostinfo.RequestTags`). */
+  tags?: string[];
   /** Persisted keys; fresh ones when absent. */
   machineKey?: MachinePrivate;
   nodeKey?: NodePrivate;
@@ -58,6 +60,8 @@ export interface TsnetNodeOptions {
 
 export interface TsnetNodeEvents {
   netmap: [nm: NetworkMap];
+  /** Control accepted the node (its key is registered): persist the node key now. */
+  registered: [];
   /** The node has addresses and a stack: listen and dial work. */
   up: [];
 }
@@ -81,8 +85,10 @@ interface WgPeer {
  */
 export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
   readonly control: ControlClient;
-  readonly magicsock: Magicsock;
-  readonly device: Device;
+  #magicsock!: Magicsock;
+  #device!: Device;
+  /** The node key the device and magicsock were built with. */
+  #builtKey: NodePrivate | undefined;
   readonly datapath = new Datapath();
   #stack: Stack | undefined;
   #filter: PacketFilter | undefined;
@@ -113,38 +119,13 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
       ...(opts.nodeKey !== undefined ? { nodeKey: opts.nodeKey } : {}),
       ...(opts.authKey !== undefined ? { authKey: opts.authKey } : {}),
       ...(opts.ephemeral !== undefined ? { ephemeral: opts.ephemeral } : {}),
-      hostinfo: { Hostname: opts.hostname },
+      ...(opts.tags !== undefined ? { tags: opts.tags } : {}),
+      hostinfo: { Hostname: opts.hostname, Package: 'tsnet' },
       clock: this.#clock,
       logf: this.#logf,
       crypto: this.#crypto,
     });
-    const nodeKey = this.control.nodeKey;
-    this.magicsock = new Magicsock({
-      nodeKey,
-      clock: this.#clock,
-      logf: this.#logf,
-      crypto: this.#crypto,
-      ...(opts.listenAddress !== undefined ? { listenAddress: opts.listenAddress } : {}),
-      ...(opts.port !== undefined ? { port: opts.port } : {}),
-      ...(opts.disableDirect !== undefined ? { disableDirect: opts.disableDirect } : {}),
-      ...(opts.derpUseHttp !== undefined ? { derpUseHttp: opts.derpUseHttp } : {}),
-    });
-    this.device = new Device({
-      privateKey: nodeKey.raw,
-      bind: this.magicsock,
-      tun: this.datapath,
-      mtu: TAILSCALE_MTU,
-      clock: this.#clock,
-      logf: this.#logf,
-      crypto: this.#crypto,
-    });
-    this.magicsock.on('endpoints', (eps) => {
-      this.#lite({ endpoints: eps.map((e) => ({ addr: e.addr, type: e.type })) });
-    });
-    this.magicsock.on('home', (region) => {
-      this.#logf('tsnet: home DERP region %d', region);
-      this.#lite({ preferredDERP: region });
-    });
+    this.#build(this.control.nodeKey);
     this.datapath.onDiscoAdvert = (src, key) => {
       const peer = this.#byIp.get(ipText(src));
       if (peer !== undefined) this.magicsock.notePeerDiscoKey(peer, DiscoPublic.fromBytes(key));
@@ -158,6 +139,51 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
       );
     };
     this.control.on('netmap', (nm: NetworkMap) => this.#applyNetmap(nm));
+  }
+
+  /**
+   * Builds magicsock and the WireGuard device for `nodeKey`. Called again (before anything was
+   * started) when registration rotated the node key.
+   */
+  #build(nodeKey: NodePrivate): void {
+    const opts = this.#opts;
+    this.#builtKey = nodeKey;
+    this.#magicsock = new Magicsock({
+      nodeKey,
+      clock: this.#clock,
+      logf: this.#logf,
+      crypto: this.#crypto,
+      ...(opts.listenAddress !== undefined ? { listenAddress: opts.listenAddress } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.disableDirect !== undefined ? { disableDirect: opts.disableDirect } : {}),
+      ...(opts.derpUseHttp !== undefined ? { derpUseHttp: opts.derpUseHttp } : {}),
+    });
+    this.#device = new Device({
+      privateKey: nodeKey.raw,
+      bind: this.#magicsock,
+      tun: this.datapath,
+      mtu: TAILSCALE_MTU,
+      clock: this.#clock,
+      logf: this.#logf,
+      crypto: this.#crypto,
+    });
+    this.#magicsock.on('endpoints', (eps) => {
+      this.#lite({ endpoints: eps.map((e) => ({ addr: e.addr, type: e.type })) });
+    });
+    this.#magicsock.on('home', (region) => {
+      this.#logf('tsnet: home DERP region %d', region);
+      this.#lite({ preferredDERP: region });
+    });
+  }
+
+  /** Magicsock, the WireGuard bind (paths, DERP, disco). */
+  get magicsock(): Magicsock {
+    return this.#magicsock;
+  }
+
+  /** The WireGuard device. */
+  get device(): Device {
+    return this.#device;
   }
 
   #lite(u: Parameters<ControlClient['update']>[0]): void {
@@ -185,31 +211,62 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
   }
 
   /**
-   * Starts WireGuard and magicsock, registers with control, polls the map, and resolves once the
-   * first netmap gave the node its addresses (or rejects after `timeoutMs`).
+   * Registers with control (with the auth key if one is given, else interactively: the control
+   * client's `'state'` event carries the login URL), starts WireGuard and magicsock, polls the map,
+   * and resolves once the first netmap gave the node its addresses. Rejects with `ETIMEDOUT` after
+   * `timeoutMs` (0: no limit), with the signal's reason when `signal` aborts, or with control's
+   * error (for example `ControlLoginError` with the server's words for a bad key).
    */
-  async up(timeoutMs = 30_000): Promise<void> {
+  async up(
+    opts: number | { timeoutMs?: number; signal?: AbortSignal; authKey?: string } = {},
+  ): Promise<void> {
+    const o = typeof opts === 'number' ? { timeoutMs: opts } : opts;
     if (this.#state !== 'new') throw new TsnetError('ERR_NODE_STATE', `up: node is ${this.#state}`);
     this.#state = 'starting';
-    await this.device.up();
-    await this.control.update({
-      discoKey: this.magicsock.discoPublic,
-      endpoints: this.magicsock.endpoints().map((e) => ({ addr: e.addr, type: e.type })),
-    });
-    const ready = new Promise<void>((resolve, reject) => {
-      const t = this.#clock.setTimeout(() => {
-        this.off('up', onUp);
-        reject(new TsnetError('ETIMEDOUT', `node not up within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onUp = () => {
-        t.cancel();
-        resolve();
-      };
-      this.once('up', onUp);
-    });
-    await this.control.register(this.#opts.authKey !== undefined ? { authKey: this.#opts.authKey } : {});
-    this.control.start();
-    await ready;
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const ac = new AbortController();
+    const timer =
+      timeoutMs > 0
+        ? this.#clock.setTimeout(
+            () => ac.abort(new TsnetError('ETIMEDOUT', `node not up within ${timeoutMs} ms`)),
+            timeoutMs,
+          )
+        : undefined;
+    const onAbort = () => ac.abort(o.signal?.reason);
+    if (o.signal?.aborted === true) onAbort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    let onUp: (() => void) | undefined;
+    let onStop: (() => void) | undefined;
+    try {
+      const authKey = o.authKey ?? this.#opts.authKey;
+      const res = await this.control
+        .register({ signal: ac.signal, ...(authKey !== undefined ? { authKey } : {}) })
+        .catch((err: unknown) => {
+          throw ac.signal.aborted ? ac.signal.reason : err;
+        });
+      this.emit('registered');
+      // A rotated key (control said the old one expired): nothing has started yet, so rebuild.
+      if (res.nodeKey !== this.#builtKey) this.#build(res.nodeKey);
+      if (this.#state !== 'starting') throw new TsnetError('ERR_CLOSED', 'node closed while starting');
+      await this.#device.up();
+      await this.control.update({
+        discoKey: this.#magicsock.discoPublic,
+        endpoints: this.#magicsock.endpoints().map((e) => ({ addr: e.addr, type: e.type })),
+      });
+      const ready = new Promise<void>((resolve, reject) => {
+        onUp = resolve;
+        onStop = () => reject(ac.signal.reason);
+        this.once('up', onUp);
+        ac.signal.addEventListener('abort', onStop, { once: true });
+      });
+      this.control.start();
+      await ready;
+    } finally {
+      timer?.cancel();
+      o.signal?.removeEventListener('abort', onAbort);
+      if (onUp !== undefined) this.off('up', onUp);
+      if (onStop !== undefined) ac.signal.removeEventListener('abort', onStop);
+    }
   }
 
   #applyNetmap(nm: NetworkMap): void {
