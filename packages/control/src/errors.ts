@@ -8,6 +8,7 @@
  * | `ControlHttpError` | `ERR_CONTROL_HTTP` | a control request got a non-200 status; carries `status` and the server's body text |
  * | `ControlLoginError` | `ERR_CONTROL_LOGIN` | `RegisterResponse.Error` was set: `serverMessage` holds the server's words |
  * | `ControlClosedError` | `ERR_CONTROL_CLOSED` | the client or connection was closed |
+ * | `ControlUnreachableError` | `ERR_CONTROL_UNREACHABLE` | the control server could not be reached (refused, no route, DNS); `cause` holds the socket error |
  */
 import { TsnetError } from '@tsnet/core';
 
@@ -53,5 +54,12 @@ export class ControlLoginError extends TsnetError {
 export class ControlClosedError extends TsnetError {
   constructor(message = 'control client closed', options?: { cause?: unknown }) {
     super('ERR_CONTROL_CLOSED', message, options);
+  }
+}
+
+/** The control server could not be reached at all; `cause` is the socket error (e.g. `ECONNREFUSED`). */
+export class ControlUnreachableError extends TsnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONTROL_UNREACHABLE', message, options);
   }
 }

@@ -22,6 +22,7 @@ export {
   ControlHttpError,
   ControlLoginError,
   ControlProtocolError,
+  ControlUnreachableError,
 } from './errors.js';
 export { DEFAULT_MAX_MAP_MESSAGE, encodeMapFrame, MapFrameDecoder } from './map/frames.js';
 export {

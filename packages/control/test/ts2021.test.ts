@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { getCryptoProvider, MachinePrivate, MachinePublic, parseHex, toHex } from '@tsnet/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlHandshakeError, ControlHttpError, ControlProtocolError } from '../src/errors.js';
+import {
+  ControlHandshakeError,
+  ControlHttpError,
+  ControlProtocolError,
+  ControlUnreachableError,
+} from '../src/errors.js';
 import { NoiseHttpClient } from '../src/ts2021/client.js';
 import { dialNoise, fetchServerKey } from '../src/ts2021/dial.js';
 import { EarlyPayloadStripper } from '../src/ts2021/early.js';
@@ -249,13 +254,14 @@ describe('dial over the HTTP upgrade and WebSocket, then HTTP/2', () => {
     ).rejects.toThrow(/decrypting machine key/);
   });
 
-  it('maps /key errors to ControlHttpError and bounds the wait', async () => {
+  it('maps /key errors to ControlUnreachableError and bounds the wait', async () => {
     fake = await startFakeControl();
     await expect(fetchServerKey(new URL('/nope/', fake.url).toString(), 115)).resolves.toBeDefined();
     await expect(fetchServerKey('http://127.0.0.1:1', 115, { timeoutMs: 2000 })).rejects.toThrow();
     const err = await fetchServerKey(fake.url.replace(/\d+$/, '1'), 115, { timeoutMs: 2000 }).catch((e) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(ControlHttpError).toBeDefined();
+    expect(err).toBeInstanceOf(ControlUnreachableError);
+    expect(err.code).toBe('ERR_CONTROL_UNREACHABLE');
+    expect(err.cause.code).toBe('ECONNREFUSED');
   });
 });
 

@@ -1,9 +1,9 @@
 /**
  * tsnet: an embedded Tailscale node for Node.js.
  *
- * Today this exports the engine (issue 9): `TsnetNode` joins control, WireGuard, magicsock (disco
- * and DERP), the packet filter and netstack into a node real Tailscale peers reach. The public
- * `Server` API (issue 10) will stand on it.
+ * `Server` is the public API (Go's `tsnet.Server`): listen and dial on the tailnet, state in a
+ * directory or a store, Go's auth precedence, the LocalAPI in process. `TsnetNode` is the engine
+ * under it (control, WireGuard, magicsock with disco and DERP, the packet filter, netstack).
  */
 export {
   DiscoBox,
@@ -29,4 +29,30 @@ export {
   type MagicsockOptions,
   type PeerPath,
 } from './magicsock/index.js';
-export { Server, type ServerOptions, splitHostPort } from './server.js';
+export {
+  DEFAULT_CONTROL_URL,
+  defaultStateDir,
+  programName,
+  ServerOptionError,
+  type ServerOptions,
+  userConfigDir,
+} from './options.js';
+export {
+  type DialOptions,
+  Server,
+  ServerError,
+  type ServerEvents,
+  splitHostPort,
+  type TcpNetwork,
+  type UdpNetwork,
+  type UpOptions,
+} from './server.js';
+export { type LoadedState, loadState, type Profile, type StoredUser } from './state/profile.js';
+export { FileStore, MemoryStore, type StateStore, StateStoreError, writeFileAtomic } from './state/store.js';
+export {
+  MAX_UDP_FLOWS,
+  UdpConn,
+  UdpListener,
+  type UdpListenerCounters,
+  type UdpListenerEvents,
+} from './udp.js';

@@ -14,7 +14,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type CryptoProvider, type MachinePrivate, MachinePublic, TsnetError, toBase64 } from '@tsnet/core';
-import { ControlClosedError, ControlHandshakeError, ControlHttpError } from '../errors.js';
+import {
+  ControlClosedError,
+  ControlHandshakeError,
+  ControlHttpError,
+  ControlUnreachableError,
+} from '../errors.js';
 import { decodeJSON } from '../tailcfg/decode.js';
 import { OverTLSPublicKeyResponseSchema } from '../tailcfg/register.js';
 import { NoiseConn } from './conn.js';
@@ -92,7 +97,16 @@ export async function fetchServerKey(
         { signal: b.signal, headers: { 'user-agent': 'tsnet-ts' } },
         resolve,
       );
-      req.on('error', (e) => reject(b.signal.aborted ? b.signal.reason : e));
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          b.signal.aborted
+            ? b.signal.reason
+            : new ControlUnreachableError(
+                `control server ${url.origin} unreachable: ${e.code ?? e.message}`,
+                { cause: e },
+              ),
+        ),
+      );
     });
     const body = (await readBody(res, MAX_KEY_BODY)).toString('utf8');
     if (res.statusCode !== 200) throw new ControlHttpError('fetching server key', res.statusCode ?? 0, body);

@@ -1,0 +1,317 @@
+// The public Server end to end in one process, against @tsnet/testcontrol (control, DERP, STUN):
+// state that survives a restart, Go's auth precedence, the interactive login, TSNET_FORCE_LOGIN,
+// typed errors for a wrong key and an unreachable control server, UDP both ways, and a node whose
+// key expires. The same behaviours against headscale and real peers: server.interop.test.ts.
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { format } from 'node:util';
+import { TsnetError } from '@tsnet/core';
+import { TestTailnet } from '@tsnet/testcontrol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Server, type ServerOptions } from '../src/index.js';
+import { MemoryStore } from '../src/state/store.js';
+
+let tailnet: TestTailnet;
+let root = '';
+const servers: Server[] = [];
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  tailnet = await TestTailnet.start();
+  root = mkdtempSync(join(tmpdir(), 'tsnet-server-'));
+});
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  for (const k of ['TS_AUTHKEY', 'TS_AUTH_KEY', 'TSNET_FORCE_LOGIN']) {
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
+  }
+});
+
+afterAll(async () => {
+  await tailnet?.close();
+  if (root !== '') rmSync(root, { recursive: true, force: true });
+});
+
+let seq = 0;
+function server(opts: ServerOptions & { lines?: string[] }): Server {
+  const { lines, ...rest } = opts;
+  const s = new Server({
+    controlUrl: tailnet.controlURL,
+    listenAddress: '127.0.0.1',
+    userLogf: (f, ...a) => lines?.push(format(f, ...a)),
+    ...rest,
+  });
+  servers.push(s);
+  return s;
+}
+
+function freshDir(): string {
+  return join(root, `n${seq++}`);
+}
+
+function ephemeral(): Pick<ServerOptions, 'store' | 'ephemeral'> {
+  return { store: new MemoryStore(), ephemeral: true };
+}
+
+describe('state', () => {
+  it('a restart with the same dir keeps the identity and addresses without a key', async () => {
+    const dir = freshDir();
+    const a = server({ hostname: 'keeper', dir, authKey: tailnet.createAuthKey() });
+    const st1 = await a.up({ timeoutMs: 30_000 });
+    const ip = a.tailscaleIPs().ip4;
+    const key = String(st1.Self?.PublicKey);
+    expect(ip).toMatch(/^100\./);
+    const nodesBefore = tailnet.nodes().length;
+    await a.close();
+
+    // Go's FileStore format: a JSON object of base64 values, mode 0600, in dir/tailscaled.state.
+    const file = join(dir, 'tailscaled.state');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    expect(Object.keys(state).sort()).toEqual(
+      expect.arrayContaining(['_current-profile', '_machinekey', '_profiles']),
+    );
+    const current = Buffer.from(state['_current-profile'] ?? '', 'base64').toString();
+    const prefs = JSON.parse(Buffer.from(state[current] ?? '', 'base64').toString());
+    expect(prefs.Config.PrivateNodeKey).toMatch(/^privkey:[0-9a-f]{64}$/);
+    expect(prefs.Hostname).toBe('keeper');
+
+    const b = server({ hostname: 'keeper', dir });
+    const st2 = await b.up({ timeoutMs: 30_000 });
+    expect(b.tailscaleIPs().ip4).toBe(ip);
+    expect(String(st2.Self?.PublicKey)).toBe(key);
+    expect(key).toMatch(/^nodekey:/);
+    expect(tailnet.nodes().length).toBe(nodesBefore);
+  });
+
+  it('an enrolled node ignores a new key (and says so); TSNET_FORCE_LOGIN=1 uses it', async () => {
+    tailnet.createUser('carol@example.com', 'Carol');
+    const dir = freshDir();
+    const a = server({ hostname: 'forced', dir, authKey: tailnet.createAuthKey() });
+    await a.up({ timeoutMs: 30_000 });
+    const ip = a.tailscaleIPs().ip4 ?? '';
+    const owner = () => tailnet.node(ip)?.user.loginName;
+    const first = owner();
+    await a.close();
+
+    const lines: string[] = [];
+    const carolKey = tailnet.createAuthKey({ user: 'carol@example.com', reusable: true });
+    const b = server({ hostname: 'forced', dir, authKey: carolKey, lines });
+    await b.up({ timeoutMs: 30_000 });
+    expect(lines.some((l) => /Ignoring authkey.*TSNET_FORCE_LOGIN=1/.test(l))).toBe(true);
+    expect(owner()).toBe(first);
+    await b.close();
+
+    process.env.TSNET_FORCE_LOGIN = '1';
+    const c = server({ hostname: 'forced', dir, authKey: carolKey });
+    await c.up({ timeoutMs: 30_000 });
+    expect(c.tailscaleIPs().ip4).toBe(ip);
+    expect(owner()).toBe('carol@example.com');
+  });
+
+  it('a corrupt state file is a typed error naming the file, not a crash', async () => {
+    const dir = freshDir();
+    const a = server({ hostname: 'x', dir, authKey: 'k' });
+    await a.start();
+    await a.close();
+    const file = join(dir, 'tailscaled.state');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, '{"_machinekey": 12');
+    const b = server({ hostname: 'x', dir });
+    await expect(b.start()).rejects.toMatchObject({
+      code: 'ERR_STATE_STORE',
+      message: expect.stringContaining(file),
+    });
+  });
+});
+
+describe('auth', () => {
+  it('TS_AUTHKEY, then TS_AUTH_KEY, are used when no authKey is given; authKey wins over both', async () => {
+    process.env.TS_AUTHKEY = tailnet.createAuthKey();
+    const a = server({ hostname: 'env-a', ...ephemeral() });
+    await a.up({ timeoutMs: 30_000 });
+    expect(a.state).toBe('Running');
+
+    delete process.env.TS_AUTHKEY;
+    process.env.TS_AUTH_KEY = tailnet.createAuthKey();
+    const b = server({ hostname: 'env-b', ...ephemeral() });
+    await b.up({ timeoutMs: 30_000 });
+    expect(b.state).toBe('Running');
+
+    process.env.TS_AUTHKEY = 'tskey-auth-wrong';
+    const c = server({ hostname: 'env-c', ...ephemeral(), authKey: tailnet.createAuthKey() });
+    await c.up({ timeoutMs: 30_000 });
+    expect(c.state).toBe('Running');
+  });
+
+  it('with no key, the login URL goes to userLogf and the node runs once the login is approved', async () => {
+    const lines: string[] = [];
+    const states: string[] = [];
+    const s = server({ hostname: 'interactive', dir: freshDir(), lines });
+    s.on('state', (st, info) => states.push(info.authURL !== undefined ? `${st} ${info.authURL}` : st));
+    const up = s.up({ timeoutMs: 30_000 });
+    up.catch(() => {}); // awaited below; a failed assertion first must not leave it unhandled
+    const login = await tailnet.waitForLogin({ hostname: 'interactive', timeoutMs: 20_000 });
+    // The URL reaches the node in control's answer, just after the login appears on control.
+    if (s.state !== 'NeedsLogin') await withTimeout(once(s, 'state'), 10_000);
+    const line = lines.find((l) =>
+      l.startsWith('To start this tsnet server, restart with TS_AUTHKEY set, or go to:'),
+    );
+    expect(line).toContain(login.url);
+    expect(s.state).toBe('NeedsLogin');
+    expect(s.authURL).toBe(login.url);
+    tailnet.approveLogin(login.url);
+    await up;
+    expect(states).toEqual(['Starting', `NeedsLogin ${login.url}`, 'Running']);
+    expect(s.authURL).toBeUndefined();
+  });
+
+  it('a wrong key is a ControlLoginError with the server’s words, and up() does not hang', async () => {
+    const s = server({ hostname: 'wrong', ...ephemeral(), authKey: 'tskey-auth-nope' });
+    const err = await s.up({ timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(TsnetError.is(err) && err.code).toBe('ERR_CONTROL_LOGIN');
+    expect((err as { serverMessage?: string }).serverMessage).toBeTruthy();
+    expect(s.state).not.toBe('Running');
+  });
+
+  it('an unreachable control server is a typed error, fast', async () => {
+    const s = new Server({
+      hostname: 'nowhere',
+      controlUrl: 'http://127.0.0.1:9',
+      authKey: 'k',
+      ...ephemeral(),
+      userLogf: () => {},
+    });
+    servers.push(s);
+    const err = await s.up({ timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(TsnetError.is(err)).toBe(true);
+    expect((err as TsnetError).code).not.toBe('ETIMEDOUT');
+  });
+
+  it('a key that control expires is seen: the state leaves Running', async () => {
+    const s = server({ hostname: 'expiring', ...ephemeral(), authKey: tailnet.createAuthKey() });
+    await s.up({ timeoutMs: 30_000 });
+    const seen = new Promise<string>((resolve) => s.on('state', (st) => st !== 'Running' && resolve(st)));
+    tailnet.expireNode(s.tailscaleIPs().ip4 ?? '');
+    expect(await withTimeout(seen, 20_000)).toBe('NeedsLogin');
+  });
+});
+
+describe('listen and dial', () => {
+  let a: Server;
+  let b: Server;
+  beforeAll(async () => {
+    a = new Server({
+      hostname: 'udp-a',
+      controlUrl: tailnet.controlURL,
+      listenAddress: '127.0.0.1',
+      ...ephemeral(),
+      userLogf: () => {},
+    });
+    b = new Server({
+      hostname: 'udp-b',
+      controlUrl: tailnet.controlURL,
+      listenAddress: '127.0.0.1',
+      ...ephemeral(),
+      userLogf: () => {},
+    });
+    process.env.TS_AUTHKEY = tailnet.createAuthKey({ reusable: true });
+    await Promise.all([a.up({ timeoutMs: 30_000 }), b.up({ timeoutMs: 30_000 })]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  it('UDP flows both ways: listen("udp") accepts a flow per remote, dial("udp") by name', async () => {
+    const ln = await a.listen('udp', ':5353');
+    ln.on('connection', (conn) =>
+      conn.on('data', (d: Buffer) => conn.write(Buffer.concat([Buffer.from('echo:'), d]))),
+    );
+    const conn = await b.dial('udp', 'udp-a:5353');
+    const got: string[] = [];
+    conn.on('data', (d: Buffer) => got.push(d.toString()));
+    // Datagrams may be lost while the path comes up: send until three distinct answers arrive.
+    for (let i = 0; i < 100 && new Set(got).size < 3; i++) {
+      conn.write(`m${i % 3}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(new Set(got)).toEqual(new Set(['echo:m0', 'echo:m1', 'echo:m2']));
+    expect(ln.counters.flows).toBe(1);
+    conn.destroy();
+    ln.close();
+  });
+
+  it('listenPacket is a dgram-shaped socket on one of our IPs', async () => {
+    const ipA = a.tailscaleIPs().ip4 ?? '';
+    await expect(a.listenPacket('udp', ':7000')).rejects.toThrow(/IP address is required/);
+    await expect(a.listenPacket('udp', '100.100.100.100:7000')).rejects.toMatchObject({
+      code: 'EADDRNOTAVAIL',
+    });
+    const pc = await a.listenPacket('udp', `${ipA}:7000`);
+    pc.on('message', (msg: Buffer, rinfo: { address: string; port: number }) =>
+      pc.send(Buffer.from(msg.toString().toUpperCase()), rinfo.port, rinfo.address),
+    );
+    const conn = await b.dial('udp', `${ipA}:7000`);
+    const got: string[] = [];
+    conn.on('data', (d: Buffer) => got.push(d.toString()));
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      conn.write('hello');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(got[0]).toBe('HELLO');
+    conn.destroy();
+    pc.close();
+  });
+
+  it('TCP by short name and by MagicDNS name; the listener is async-iterable', async () => {
+    const ln = await a.listen('tcp', ':8080');
+    const served = (async () => {
+      let n = 0;
+      for await (const sock of ln) {
+        sock.end(`hi ${++n}`);
+        if (n === 2) break;
+      }
+      return n;
+    })();
+    const fqdn = (await a.status()).Self?.DNSName ?? '';
+    expect(fqdn).toMatch(/^udp-a\./);
+    for (const host of ['udp-a', fqdn]) {
+      const sock = await b.dial('tcp', `${host}:8080`, { timeoutMs: 20_000 });
+      const text = await new Promise<string>((resolve, reject) => {
+        let t = '';
+        sock.on('data', (d: Buffer) => (t += d.toString()));
+        sock.on('end', () => resolve(t));
+        sock.on('error', reject);
+      });
+      expect(text).toMatch(/^hi [12]$/);
+    }
+    expect(await served).toBe(2);
+    ln.close();
+  });
+
+  it('refuses to listen on an address that is not ours, and dialing an unknown name is ENOTFOUND', async () => {
+    await expect(a.listen('tcp', '100.100.100.100:80')).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+    await expect(a.dial('tcp', 'no-such-node:80')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+});
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
