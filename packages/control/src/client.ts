@@ -265,7 +265,9 @@ export class ControlClient extends EventEmitter {
    * key is announced with the `'nodeKey'` event. Throws `ControlLoginError` with the server's
    * words when control refuses.
    */
-  async register(opts: { signal?: AbortSignal; authKey?: string } = {}): Promise<RegisterResult> {
+  async register(
+    opts: { signal?: AbortSignal; authKey?: string; oldNodeKey?: NodePrivate } = {},
+  ): Promise<RegisterResult> {
     const signal = opts.signal
       ? AbortSignal.any([opts.signal, this.#closeAbort.signal])
       : this.#closeAbort.signal;
@@ -274,6 +276,7 @@ export class ControlClient extends EventEmitter {
       http: () => this.#conn(),
       version: this.#version,
       nodeKey: this.#nodeKey,
+      oldNodeKey: opts.oldNodeKey,
       hostinfo: this.#hostinfo(),
       authKey,
       ephemeral: this.#opts.ephemeral,

@@ -41,6 +41,8 @@ export interface RegisterParams {
   http: () => Promise<NoiseHttpClient>;
   version: number;
   nodeKey: NodePrivate;
+  /** The key `nodeKey` replaces (a forced re-login with a fresh key, as Go's LoginInteractive). */
+  oldNodeKey?: NodePrivate | undefined;
   hostinfo: Hostinfo;
   authKey?: string | undefined;
   ephemeral?: boolean | undefined;
@@ -100,7 +102,7 @@ async function post(
 /** Runs the registration decision table until registered or refused. */
 export async function register(params: RegisterParams): Promise<RegisterResult> {
   let trying = params.nodeKey;
-  let old: NodePrivate | undefined;
+  let old: NodePrivate | undefined = params.oldNodeKey;
   let followup = '';
   let regenerated = false;
   for (let round = 0; ; round++) {

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkMap } from '@tsnet/control';
-import { type Logf, lineLogf, MachinePrivate, TsnetError } from '@tsnet/core';
+import { type Logf, lineLogf, MachinePrivate, NodePrivate, TsnetError } from '@tsnet/core';
 import { type BackendState, LocalClient, type Status } from '@tsnet/localapi';
 import type { TcpServer, TcpSocket, UdpSocket } from '@tsnet/netstack';
 import { TsnetNode } from './engine/node.js';
@@ -258,11 +258,20 @@ export class Server extends EventEmitter<ServerEvents> {
       useKey = undefined;
     }
     if (this.#closed) throw new ServerError('ERR_CLOSED', 'server is closed');
+    // A forced login is Go's LoginInteractive: a fresh node key, the old one sent as OldNodeKey.
+    let nodeKey = enrolled ? profile.nodeKey : undefined;
+    let oldNodeKey: NodePrivate | undefined;
+    if (enrolled && force) {
+      oldNodeKey = profile.nodeKey;
+      nodeKey = NodePrivate.generate();
+      profile.oldNodeKey = oldNodeKey;
+    }
     const node = new TsnetNode({
       controlUrl: this.#controlUrl,
       hostname: this.#hostname,
       machineKey,
-      ...(enrolled && profile.nodeKey !== undefined ? { nodeKey: profile.nodeKey } : {}),
+      ...(nodeKey !== undefined ? { nodeKey } : {}),
+      ...(oldNodeKey !== undefined ? { oldNodeKey } : {}),
       ...(o.ephemeral !== undefined ? { ephemeral: o.ephemeral } : {}),
       ...(o.advertiseTags !== undefined && o.advertiseTags.length > 0 ? { tags: [...o.advertiseTags] } : {}),
       ...(o.port !== undefined ? { port: o.port } : {}),

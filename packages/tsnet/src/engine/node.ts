@@ -46,6 +46,8 @@ export interface TsnetNodeOptions {
   /** Persisted keys; fresh ones when absent. */
   machineKey?: MachinePrivate;
   nodeKey?: NodePrivate;
+  /** The key `nodeKey` replaces, sent as `OldNodeKey` at registration (a forced re-login). */
+  oldNodeKey?: NodePrivate;
   /** UDP socket address (default `0.0.0.0`) and port (default any). */
   listenAddress?: string;
   port?: number;
@@ -240,7 +242,11 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     try {
       const authKey = o.authKey ?? this.#opts.authKey;
       const res = await this.control
-        .register({ signal: ac.signal, ...(authKey !== undefined ? { authKey } : {}) })
+        .register({
+          signal: ac.signal,
+          ...(authKey !== undefined ? { authKey } : {}),
+          ...(this.#opts.oldNodeKey !== undefined ? { oldNodeKey: this.#opts.oldNodeKey } : {}),
+        })
         .catch((err: unknown) => {
           throw ac.signal.aborted ? ac.signal.reason : err;
         });
@@ -293,20 +299,34 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     const seen = new Set<string>();
     this.#byIp.clear();
     const msPeers = [];
+    const selfKey = this.control.nodeKey.public().toString();
     for (const n of peers) {
       if (n.Expired === true) continue;
       const key = n.Key.toString();
+      // A peer with our own node key (headscale lists the old node when a forced re-login under
+      // another user made a new one with the same key): not a peer we can talk to; skip it.
+      if (key === selfKey) {
+        this.#logf('tsnet: netmap peer %s has our own node key; skipped', n.Name ?? n.ID);
+        continue;
+      }
       seen.add(key);
       const allowedIps = (n.AllowedIPs ?? n.Addresses ?? []).map((p) => p.toString());
       for (const a of n.Addresses ?? []) this.#byIp.set(a.addr.toString(), key);
       const allowed = allowedIps.join(',');
       const cur = this.#wgPeers.get(key);
-      if (cur === undefined) {
-        this.device.addPeer({ publicKey: n.Key.raw, endpoint: key, allowedIps, disableRoaming: true });
-        this.#wgPeers.set(key, { allowed });
-      } else if (cur.allowed !== allowed) {
-        this.device.updatePeer(n.Key.raw, { allowedIps });
-        cur.allowed = allowed;
+      try {
+        if (cur === undefined) {
+          this.device.addPeer({ publicKey: n.Key.raw, endpoint: key, allowedIps, disableRoaming: true });
+          this.#wgPeers.set(key, { allowed });
+        } else if (cur.allowed !== allowed) {
+          this.device.updatePeer(n.Key.raw, { allowedIps });
+          cur.allowed = allowed;
+        }
+      } catch (err) {
+        // One peer WireGuard refuses must not cost us the rest of the netmap.
+        this.#logf('tsnet: netmap peer %s skipped: %s', n.Name ?? n.ID, (err as Error).message);
+        seen.delete(key);
+        continue;
       }
       msPeers.push({
         nodeKey: n.Key,
