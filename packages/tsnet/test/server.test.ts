@@ -114,6 +114,42 @@ describe('state', () => {
     expect(owner()).toBe('carol@example.com');
   });
 
+  it('a user’s own store (async get/set over a Map) keeps the identity across a restart', async () => {
+    const data = new Map<string, Uint8Array>();
+    const writes: string[] = [];
+    const store = {
+      async get(key: string) {
+        await new Promise((r) => setImmediate(r));
+        return data.get(key);
+      },
+      async set(key: string, value: Uint8Array) {
+        await new Promise((r) => setImmediate(r));
+        writes.push(key);
+        data.set(key, value);
+      },
+    };
+    const a = server({ hostname: 'own-store', store, authKey: tailnet.createAuthKey() });
+    await a.up({ timeoutMs: 30_000 });
+    const ip = a.tailscaleIPs().ip4;
+    await a.close();
+    expect(writes).toEqual(expect.arrayContaining(['_machinekey', '_current-profile', '_profiles']));
+    const b = server({ hostname: 'own-store', store });
+    await b.up({ timeoutMs: 30_000 });
+    expect(b.tailscaleIPs().ip4).toBe(ip);
+  });
+
+  it('advertiseTags are requested from control (Hostinfo.RequestTags)', async () => {
+    const s = server({
+      hostname: 'tagged',
+      ...ephemeral(),
+      authKey: tailnet.createAuthKey(),
+      advertiseTags: ['tag:web'],
+    });
+    await s.up({ timeoutMs: 30_000 });
+    expect(tailnet.node(s.tailscaleIPs().ip4 ?? '')?.tags).toEqual(['tag:web']);
+    expect(s.certDomains()).toEqual([]);
+  });
+
   it('a corrupt state file is a typed error naming the file, not a crash', async () => {
     const dir = freshDir();
     const a = server({ hostname: 'x', dir, authKey: 'k' });
