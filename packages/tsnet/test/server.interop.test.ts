@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
@@ -400,6 +400,50 @@ describeInterop(
       expect((await hs?.nodes())?.length).toBe(count);
       await b.close();
     });
+
+    it('state is Go’s format both ways: a Go tsnet state dir opens here, and ours opens in Go tsnet', async () => {
+      // Go first: the Go peer registers with a key, stops, and we start from its dir without one.
+      const goDir = join(root, 'from-go');
+      mkdirSync(goDir, { recursive: true });
+      const key = await H().createPreAuthKey({ user: 'alice', expiration: '1h' });
+      const g = await startGoPeer({
+        controlUrl: H().url,
+        authKey: key,
+        hostname: 'shared-go',
+        dir: goDir,
+        env: derper?.clientEnv ?? {},
+      });
+      const goIp = g.ip4;
+      const goKey = g.up.self.publicKey;
+      await g.close({ keepState: true });
+      const count = (await H().nodes()).length;
+      const ours = server({ hostname: 'shared-go', dir: goDir });
+      const st = await ours.up({ timeoutMs: 60_000 });
+      expect(ours.tailscaleIPs().ip4).toBe(goIp);
+      expect(String(st.Self?.PublicKey)).toBe(goKey);
+      expect((await H().nodes()).length).toBe(count);
+      await ours.close();
+
+      // Then ours: we register, stop, and the Go peer starts from our dir without a key.
+      const tsDir = join(root, 'from-ts');
+      const k2 = await H().createPreAuthKey({ user: 'alice', expiration: '1h' });
+      const a = server({ hostname: 'shared-ts', dir: tsDir, authKey: k2 });
+      const st2 = await a.up({ timeoutMs: 60_000 });
+      const tsIp = a.tailscaleIPs().ip4;
+      await a.close();
+      const g2 = await startGoPeer({
+        controlUrl: H().url,
+        hostname: 'shared-ts',
+        dir: tsDir,
+        env: derper?.clientEnv ?? {},
+      });
+      try {
+        expect(g2.ip4).toBe(tsIp);
+        expect(g2.up.self.publicKey).toBe(String(st2.Self?.PublicKey));
+      } finally {
+        await g2.close({ keepState: true });
+      }
+    }, 180_000);
 
     it('TSNET_FORCE_LOGIN=1 re-registers an enrolled node with the given key', async () => {
       const dir = join(root, 'forced');
