@@ -1,7 +1,9 @@
 // Fuzz the SOCKS5 parsers and the handshake machine with arbitrary bytes: nothing throws, memory
 // held stays within one message, and a handshake's answers do not depend on how bytes are split.
+import * as net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { startLoopback } from '../src/loopback/loopback.js';
 import { Socks5Handshake } from '../src/loopback/socks5-handshake.js';
 import {
   emitGreeting,
@@ -89,4 +91,60 @@ describe('SOCKS5 fuzz', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('the live listener: random bytes on real sockets, split at random, never crash it or leak a socket', async () => {
+    const dialed: string[] = [];
+    const lb = await startLoopback({
+      dial: async (host, port) => {
+        dialed.push(`${host}:${port}`);
+        throw Object.assign(new Error('no tailnet here'), { code: 'EHOSTUNREACH' });
+      },
+      localApi: (_req, res) => res.end('ok'),
+      handshakeTimeoutMs: 500,
+      credential: { proxy: 'pw' },
+    });
+    const send = (parts: Uint8Array[]) =>
+      new Promise<void>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port: lb.port });
+        s.on('error', () => {});
+        s.on('data', () => {});
+        s.once('close', () => resolve());
+        s.once('connect', () => {
+          for (const p of parts) s.write(p);
+          s.end();
+        });
+      });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            sessionBytes,
+            anyBytes,
+            anyBytes.map((b) => Uint8Array.from([5, ...b])),
+            fc
+              .string({ maxLength: 300 })
+              .map((t) => new TextEncoder().encode(`GET /${t} HTTP/1.1\r\n${t}\r\n\r\n`)),
+          ),
+          fc.array(fc.nat({ max: 700 }), { maxLength: 4 }),
+          async (input, cuts) => {
+            const points = [...new Set(cuts.map((c) => Math.min(c, input.length)))].sort((a, b) => a - b);
+            const parts: Uint8Array[] = [];
+            let at = 0;
+            for (const c of [...points, input.length]) {
+              if (c > at) parts.push(input.subarray(at, c));
+              at = c;
+            }
+            await send(parts);
+          },
+        ),
+        { numRuns: 80 },
+      );
+      const end = Date.now() + 5_000;
+      while (lb.connections > 0 && Date.now() < end) await new Promise<void>((r) => setTimeout(r, 10));
+      expect(lb.connections).toBe(0);
+      expect(lb.stats.accepted).toBeGreaterThanOrEqual(80);
+    } finally {
+      await lb.close();
+    }
+  }, 60_000);
 });

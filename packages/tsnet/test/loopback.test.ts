@@ -358,6 +358,17 @@ describe('loopback refusals, bounds and close (raw bytes)', () => {
     await until(() => l.connections === 0, 'the server side to close');
   });
 
+  it('a client that half-closes before or during its handshake is closed at once', async () => {
+    const l = await start();
+    const mute = await rawClient(l);
+    mute.sock.end();
+    const partial = await rawClient(l);
+    partial.sock.end(Buffer.from([5, 1]));
+    await Promise.all([mute.closed, partial.closed]);
+    await until(() => l.connections === 0, 'the server side to close');
+    expect(l.stats.handshakeTimeouts).toBe(0);
+  });
+
   it('at most maxPendingHandshakes wait at once; more are closed at accept', async () => {
     const l = await start({ maxPendingHandshakes: 2, handshakeTimeoutMs: 5_000 });
     const a = await rawClient(l);

@@ -317,7 +317,13 @@ export async function startLoopback(options: LoopbackOptions): Promise<Loopback>
       release(sock);
     });
     arm(sock);
-    sock.once('data', (first: Buffer) => onFirstBytes(sock, first));
+    // A client that half-closes before its first byte will never speak (allowHalfOpen keeps it).
+    const onEarlyEnd = () => sock.destroy();
+    sock.once('end', onEarlyEnd);
+    sock.once('data', (first: Buffer) => {
+      sock.off('end', onEarlyEnd);
+      onFirstBytes(sock, first);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {

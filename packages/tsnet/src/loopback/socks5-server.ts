@@ -192,6 +192,12 @@ export function serveSocks5(client: Duplex, first: Uint8Array, opts: Socks5ConnO
   };
   client.on('data', onData);
   client.once('close', endHandshake);
+  // A half-close in the middle of the handshake: it cannot finish any more.
+  client.once('end', () => {
+    if (ended) return;
+    endHandshake();
+    client.destroy();
+  });
   if (first.length > 0) onData(first);
 }
 
