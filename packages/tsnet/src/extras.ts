@@ -35,6 +35,7 @@ export {
   LOOPBACK_MAX_PENDING_HANDSHAKES,
   LOOPBACK_PROXY_USERNAME,
   type Loopback,
+  type LoopbackCredentials,
   type LoopbackHttpHandler,
   type LoopbackOptions,
   type LoopbackStats,

@@ -26,7 +26,10 @@ export interface TailnetFetchOptions extends Omit<Agent.Options, 'connect'> {
 
 /** The function `createFetch` returns: undici's `fetch`, bound to a tailnet dispatcher. */
 export interface TailnetFetch {
-  /** Fetches `input` over the tailnet. Rejects with `TypeError('fetch failed')` whose `cause` is the dial error. */
+  /**
+   * Fetches `input` over the tailnet (an `init.dispatcher` is replaced by the tailnet one). Rejects
+   * with `TypeError('fetch failed')` whose `cause` is the dial error.
+   */
   (
     input: Parameters<typeof undiciFetch>[0],
     init?: Parameters<typeof undiciFetch>[1],

@@ -39,6 +39,14 @@ export const LOOPBACK_DIAL_TIMEOUT_MS = 15_000;
 /** A `node:http` request handler, e.g. `createLocalApiHandler(...)` from `@tsnet/localapi`. */
 export type LoopbackHttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** The secrets of a loopback listener; each at most 255 bytes (the RFC 1929 limit). */
+export interface LoopbackCredentials {
+  /** The SOCKS5 password (username `tsnet`). */
+  proxy?: string;
+  /** The LocalAPI Basic-auth password. */
+  localApi?: string;
+}
+
 /** Options of `startLoopback`. */
 export interface LoopbackOptions {
   /** Opens the proxied connections (`Server.dial` for TCP). */
@@ -59,7 +67,7 @@ export interface LoopbackOptions {
   /** Verbose logs (refusals, dial failures); never given a credential. */
   logf?: Logf;
   /** Fixed credentials instead of fresh random ones (each 16 random bytes as hex by default). */
-  credential?: { proxy?: string; localApi?: string };
+  credential?: LoopbackCredentials;
   /** Default `LOOPBACK_HANDSHAKE_TIMEOUT_MS`. */
   handshakeTimeoutMs?: number;
   /** Default `LOOPBACK_MAX_PENDING_HANDSHAKES`. */
