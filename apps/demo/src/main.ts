@@ -10,17 +10,26 @@
 //
 //   npm run demo                # both parts
 //   npm run demo -- --status    # only the table of packages and where each stands
+//
+// With TS_AUTHKEY set (and TS_CONTROL_URL for a control server other than Tailscale's, such as
+// headscale), the same command joins that tailnet instead and serves the hello app (apps/hello):
+// `Hello, <your login>!` on http://tsnet-demo/ for every device of the tailnet, until Ctrl-C.
+//
+//   TS_AUTHKEY=tskey-auth-… npm run demo
+//   TS_AUTHKEY=… npm run demo -- --hostname my-demo --dir ./demo-state
 import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { NetworkMap } from '@tsnet/control';
-import { getCryptoProvider, NodePrivate } from '@tsnet/core';
+import { getCryptoProvider, lineLogf, NodePrivate } from '@tsnet/core';
+import { describeHello, startHello } from '@tsnet/hello';
 import { type LinkEndpoint, Stack } from '@tsnet/netstack';
 import { TestTailnet } from '@tsnet/testcontrol';
 import { Device, type TunDevice } from '@tsnet/wireguard';
 import { UdpBind } from '@tsnet/wireguard/node';
-import { TsnetNode } from 'tsnet';
+import { MemoryStore, TsnetNode } from 'tsnet';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const t0 = performance.now();
@@ -171,10 +180,96 @@ async function node(name: string, address: string) {
   return { name, key, bind, device, stack, address };
 }
 
+const USAGE = `usage: npm run demo [-- options]
+
+Without TS_AUTHKEY: a tailnet in this process, then the layers alone; exits by itself.
+With TS_AUTHKEY (and TS_CONTROL_URL for headscale or another control server): joins that tailnet
+and serves the hello app until Ctrl-C.
+
+options:
+  --status             only the table of packages and where each stands
+  --hostname NAME      the node's name on your tailnet (default tsnet-demo; with TS_AUTHKEY)
+  --dir DIR            keep the node's state in DIR (default: in memory, and the node is ephemeral)
+  --ephemeral          with --dir: register as an ephemeral node all the same
+  --listen-address IP  the address of the node's UDP socket (default 0.0.0.0)
+`;
+
+type DemoFlags = ReturnType<typeof parseFlags>['values'];
+
+function parseFlags() {
+  return parseArgs({
+    options: {
+      status: { type: 'boolean' },
+      hostname: { type: 'string' },
+      dir: { type: 'string' },
+      ephemeral: { type: 'boolean' },
+      'listen-address': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+}
+
+/**
+ * TS_AUTHKEY is set: join that tailnet and serve the hello app (Go tsnet's README examples) until
+ * SIGINT or SIGTERM. Ephemeral with its state in memory unless --dir is given, so a try leaves
+ * nothing behind: no file, and no device in the admin console once it stops.
+ */
+async function realTailnetDemo(flags: DemoFlags): Promise<void> {
+  const hostname = flags.hostname ?? 'tsnet-demo';
+  const inMemory = flags.dir === undefined;
+  const ephemeral = inMemory || flags.ephemeral === true;
+  const ac = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort(signal);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    console.log(`TS_AUTHKEY is set: joining that tailnet as ${hostname} and serving the hello app.\n`);
+    const hello = await startHello({
+      hostname,
+      ...(flags.dir !== undefined ? { dir: flags.dir } : { store: new MemoryStore() }),
+      ...(ephemeral ? { ephemeral: true } : {}),
+      ...(flags['listen-address'] !== undefined ? { listenAddress: flags['listen-address'] } : {}),
+      userLogf: lineLogf((line) => process.stdout.write(`  [tsnet] ${line}`)),
+      accessLogf: lineLogf((line) => step(line.trimEnd())),
+      signal: ac.signal,
+    });
+    step(`control server ${hello.server.controlUrl}`);
+    step(`${hostname} is up`);
+    for (const line of describeHello(hello)) console.log(`  ${line}`);
+    console.log(
+      `\nEach caller is greeted by the login name WhoIs gives (a tagged device is "tagged-devices").\n` +
+        `${ephemeral ? 'The node is ephemeral: it leaves the tailnet when the demo stops. ' : ''}Press Ctrl-C to stop.\n`,
+    );
+    if (!ac.signal.aborted) await new Promise((resolve) => ac.signal.addEventListener('abort', resolve));
+    step(`${String(ac.signal.reason)}: closing`);
+    await hello.close();
+    step(`closed ${hostname}${ephemeral ? ' (logged out, so the tailnet forgets it)' : ''}`);
+  } catch (err) {
+    if (!ac.signal.aborted) throw err;
+    step('stopped before the node came up');
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
 async function main(): Promise<void> {
+  const flags = parseFlags().values;
+  if (flags.help === true) {
+    process.stdout.write(USAGE);
+    return;
+  }
   console.log('tsnet for TypeScript: an embedded Tailscale node for Node.js (work in progress)\n');
+  if (process.env.TS_AUTHKEY !== undefined && process.env.TS_AUTHKEY !== '' && flags.status !== true) {
+    await realTailnetDemo(flags);
+    return;
+  }
   printStatus();
-  if (process.argv.includes('--status')) return;
+  if (flags.status === true) return;
 
   await tailnetDemo();
   console.log('Part 2: the layers alone (WireGuard + netstack + node:http, no control plane)\n');
@@ -218,6 +313,10 @@ async function main(): Promise<void> {
   }
   server.close();
   step('closed both nodes');
+  console.log(
+    '\nTo put a node on your own tailnet and serve the hello app there:\n' +
+      '  TS_AUTHKEY=tskey-auth-… npm run demo   (TS_CONTROL_URL=… for headscale)',
+  );
 }
 
 main().catch((err: unknown) => {
