@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S npx tsx --conditions=@tsnet/source
 // tsnet-hello: Go tsnet's README examples as a command. Joins the tailnet named by TS_AUTHKEY
 // (and TS_CONTROL_URL, default Tailscale's), serves `Hello, <LoginName>!` on tailnet port 80 and
 // stops on SIGINT or SIGTERM. Without a key it prints a login URL to open in a browser.

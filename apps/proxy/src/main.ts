@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S npx tsx --conditions=@tsnet/source
 // tsnet-proxy: a tsnet node that exposes a local TCP port on the tailnet, or forwards a loopback
 // port to a tailnet host:port (what people use onetun for). See cli.ts for the command line;
 // SIGINT or SIGTERM resets open connections, closes the node and exits 0.
