@@ -62,13 +62,16 @@ export type ControlState = 'NoState' | 'NeedsLogin' | 'Starting' | 'Running' | '
 
 /** One UDP endpoint candidate and its type (`tailcfg.EndpointType`, default Local). */
 export interface Endpoint {
+  /** The endpoint's `ip:port`. */
   addr: AddrPort;
+  /** How the endpoint was found (default `EndpointType.Local`). */
   type?: EndpointType;
 }
 
 export interface ControlClientOptions {
   /** The control server, e.g. `http://127.0.0.1:8080`. */
   serverURL: string;
+  /** The machine key: the node's long-term identity towards control (persist it). */
   machineKey: MachinePrivate;
   /** The node key; generated when absent (persist it from the `'nodeKey'` event). */
   nodeKey?: NodePrivate;
@@ -80,12 +83,17 @@ export interface ControlClientOptions {
   tags?: string[];
   /** Hostinfo fields to send; `Hostname`, `OS`, `IPNVersion` get defaults. */
   hostinfo?: Partial<Hostinfo>;
+  /** Our disco public key, sent in map requests so peers can reach us by disco. */
   discoKey?: DiscoPublic;
+  /** The capability version to announce (default `CAPABILITY_VERSION`). */
   capabilityVersion?: number;
   /** `'http'` (the upgrade, default) or `'websocket'`. */
   transport?: 'http' | 'websocket';
+  /** The clock for timers and backoff (default the system clock). */
   clock?: Clock;
+  /** Verbose logs (default: discarded). */
   logf?: Logf;
+  /** The crypto provider (default `getCryptoProvider()`). */
   crypto?: CryptoProvider;
   /** Largest map message accepted (default 64 MiB). */
   maxMessageBytes?: number;
@@ -95,13 +103,21 @@ export interface ControlClientOptions {
 
 /** Counters readable by users and tests. */
 export interface ControlClientStats {
+  /** Noise connections dialled. */
   noiseDials: number;
+  /** Map sessions started. */
   mapSessions: number;
+  /** Map messages received (keep-alives included). */
   mapMessages: number;
+  /** Keep-alive messages received. */
   keepAlives: number;
+  /** Lite updates sent (endpoint, disco key or host info changes without a new map session). */
   liteUpdates: number;
+  /** Ping requests from control answered. */
   pingsAnswered: number;
+  /** Ping requests from control refused (types we do not answer, bad URLs). */
   pingsRefused: number;
+  /** Map sessions that ended with an error. */
   pollErrors: number;
 }
 
@@ -144,6 +160,7 @@ export class ControlClient extends EventEmitter {
   #liteChain: Promise<void> = Promise.resolve();
   #lastPingURL = '';
   readonly #closeAbort = new AbortController();
+  /** Counters, live. */
   readonly stats: ControlClientStats = {
     noiseDials: 0,
     mapSessions: 0,
@@ -175,6 +192,7 @@ export class ControlClient extends EventEmitter {
     this.#discoKey = opts.discoKey ?? DiscoPublicClass.zero();
   }
 
+  /** The login state: `NoState`, `NeedsLogin`, `Starting`, `Running`, `Expired` or `Stopped`. */
   get state(): ControlState {
     return this.#state;
   }
@@ -186,6 +204,7 @@ export class ControlClient extends EventEmitter {
   get netmap(): NetworkMap | undefined {
     return this.#netmap;
   }
+  /** The capability version this client announces. */
   get capabilityVersion(): number {
     return this.#version;
   }

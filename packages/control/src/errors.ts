@@ -14,6 +14,7 @@ import { TsnetError } from '@tsnet/core';
 
 /** The server sent something we cannot parse. `field` names where, e.g. `MapResponse.Peers[3].Key`. */
 export class ControlProtocolError extends TsnetError {
+  /** Where in the message the problem is, e.g. `MapResponse.Peers[3].Key`, when known. */
   readonly field: string | undefined;
   constructor(message: string, options?: { cause?: unknown; field?: string }) {
     super('ERR_CONTROL_PROTOCOL', message, options);
@@ -30,6 +31,7 @@ export class ControlHandshakeError extends TsnetError {
 
 /** A control request answered with a status other than 200. */
 export class ControlHttpError extends TsnetError {
+  /** The HTTP status code. */
   readonly status: number;
   /** The response body as text, cut to 1000 characters. */
   readonly body: string;

@@ -37,27 +37,39 @@ export const LOGOUT_EXPIRY_MS = 123_000;
 export const FOLLOWUP_TIMEOUT_MS = 10 * 60_000;
 const MAX_ROUNDS = 8;
 
+/** What `register` needs for one registration (auth key or interactive). */
 export interface RegisterParams {
+  /** Opens (or reuses) the Noise HTTP/2 client to control. */
   http: () => Promise<NoiseHttpClient>;
+  /** The capability version to send. */
   version: number;
+  /** The node key to register. */
   nodeKey: NodePrivate;
   /** The key `nodeKey` replaces (a forced re-login with a fresh key, as Go's LoginInteractive). */
   oldNodeKey?: NodePrivate | undefined;
+  /** The host info to send. */
   hostinfo: Hostinfo;
+  /** The auth key, or undefined for an interactive login. */
   authKey?: string | undefined;
+  /** Whether to register as an ephemeral node. */
   ephemeral?: boolean | undefined;
+  /** The clock for timeouts. */
   clock: Clock;
+  /** Verbose logs. */
   logf: Logf;
+  /** Gives up when it aborts. */
   signal?: AbortSignal | undefined;
   /** Called with the URL the user must visit for an interactive login. */
   onAuthURL?: ((url: string) => void) | undefined;
 }
 
+/** What a successful registration gives. */
 export interface RegisterResult {
   /** The node key now registered (a new one if control asked for rotation). */
   nodeKey: NodePrivate;
   /** The previous key when it was rotated. */
   oldNodeKey: NodePrivate | undefined;
+  /** Control's final answer. */
   response: RegisterResponse;
 }
 

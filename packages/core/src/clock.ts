@@ -9,11 +9,13 @@
 
 /** A pending timer; `cancel()` is idempotent. */
 export interface ClockTimer {
+  /** Cancels the timer; calling it again, or after it fired, does nothing. */
   cancel(): void;
   /** Lets the process exit while this timer is pending (Node's `unref`). No-op on fake clocks. */
   unref(): void;
 }
 
+/** The time source protocol drivers use: `systemClock` in production, `FakeClock` in tests. */
 export interface Clock {
   /** Monotonic milliseconds (fractional), arbitrary origin. */
   now(): number;

@@ -9,9 +9,14 @@
 
 const BRAND: unique symbol = Symbol.for('@tsnet/core.TsnetError') as never;
 
+/**
+ * An operational failure with a stable `code` and an optional `cause` (see the file header). Test for one
+ * with `TsnetError.is(e)`.
+ */
 export class TsnetError extends Error {
   /** A stable, machine-readable error code. */
   readonly code: string;
+  /** The brand that `TsnetError.is` checks (registered with `Symbol.for`, so it works across copies). */
   readonly [BRAND] = true;
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {

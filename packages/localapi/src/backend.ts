@@ -20,6 +20,7 @@ type MaybePromise<T> = T | Promise<T>;
 
 /** What WhoIs found: the node (peer or self), its owner's profile and the caller's capabilities. */
 export interface WhoIsResult {
+  /** The node that owns the address: a peer, or ourselves. */
   node: Node;
   /** For a tagged node, the "tagged-devices" pseudo-user control sent. */
   userProfile: UserProfile;
@@ -40,6 +41,10 @@ export interface WhoIsLookupOptions {
   svcName?: string | undefined;
 }
 
+/**
+ * What the LocalAPI handlers need from a node: implement it over your engine (tsnet's `nodeLocalBackend`) or
+ * a netmap (`netmapLocalBackend`).
+ */
 export interface LocalBackend {
   /**
    * The node that owns `addr` (an address of a peer or of ourselves; port 0 when only an IP was

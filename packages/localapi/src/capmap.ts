@@ -22,12 +22,18 @@ import type { PeerCapMap } from './types.js';
 
 /** The shape of `tailcfg.FilterRule` read here (control's `FilterRule` fits). */
 export interface CapFilterRule {
+  /** The sources of the rule (`*`, IPs, CIDRs, ranges). */
   SrcIPs?: readonly string[] | null | undefined;
+  /** Deprecated prefix lengths parallel to `SrcIPs`. */
   SrcBits?: readonly number[] | null | undefined;
+  /** The grants of the rule: the capabilities the sources get for each destination. */
   CapGrant?:
     | readonly {
+        /** The destination prefixes of the grant. */
         Dsts?: readonly (IPPrefix | string)[] | null | undefined;
+        /** Capability names without values (deprecated form). */
         Caps?: readonly string[] | null | undefined;
+        /** The capabilities granted, with their values. */
         CapMap?: Readonly<Record<string, readonly unknown[] | null | undefined>> | null | undefined;
       }[]
     | null

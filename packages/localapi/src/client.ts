@@ -50,12 +50,30 @@ export const DEFAULT_TAILSCALED_SOCKET = '/var/run/tailscale/tailscaled.sock';
 
 /** Where a `LocalClient` sends its requests: exactly one of these. */
 export type LocalClientTarget =
-  | { socketPath: string }
-  | { url: string | URL; credential: string }
-  | { handler: LocalApiRequestHandler }
-  | { backend: LocalBackend }
-  | { transport: LocalTransport };
+  | {
+      /** A tailscaled's LocalAPI Unix socket, e.g. `DEFAULT_TAILSCALED_SOCKET`. */
+      socketPath: string;
+    }
+  | {
+      /** A LocalAPI over HTTP, e.g. tsnet's loopback listener (`http://127.0.0.1:<port>`). */
+      url: string | URL;
+      /** The Basic-auth password that LocalAPI requires. */
+      credential: string;
+    }
+  | {
+      /** A LocalAPI request handler to call in process (no socket). */
+      handler: LocalApiRequestHandler;
+    }
+  | {
+      /** A backend to serve the LocalAPI from, in process (`createLocalApiHandler` over it). */
+      backend: LocalBackend;
+    }
+  | {
+      /** Any way of sending a request and reading the response. */
+      transport: LocalTransport;
+    };
 
+/** Options of `new LocalClient(…)`: where requests go (`LocalClientTarget`) and a timeout. */
 export type LocalClientOptions = LocalClientTarget & {
   /** Bound on each request (default 10 s). */
   timeoutMs?: number;
@@ -76,6 +94,7 @@ export const MAX_NOTIFY_BYTES = 64 << 20;
 
 /** The IPN bus as an async iterator of `Notify` messages; `close()` ends the stream. */
 export interface IpnBusWatcher extends AsyncIterableIterator<Notify> {
+  /** Ends the stream; the iterator then finishes. */
   close(): void;
 }
 

@@ -7,6 +7,7 @@ import { TsnetError } from '@tsnet/core';
 
 /** Any LocalAPI failure. `status` is the HTTP status when the server answered. */
 export class LocalApiError extends TsnetError {
+  /** The HTTP status code, when the LocalAPI answered. */
   readonly status: number | undefined;
 
   constructor(code: string, message: string, options?: { cause?: unknown; status?: number }) {

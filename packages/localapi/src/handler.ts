@@ -39,7 +39,9 @@ export const MAX_BODY_BYTES = 1 << 20;
 /** A node:http-compatible request handler. */
 export type LocalApiRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Options of `createLocalApiHandler`. */
 export interface LocalApiHandlerOptions {
+  /** The node the handlers answer for. */
   backend: LocalBackend;
   /**
    * Basic-auth password every request must carry (the loopback listener's credential). Leave out
@@ -60,6 +62,7 @@ export interface LocalApiHandlerOptions {
 
 /** Counters, readable by users and tests. */
 export interface LocalApiHandlerStats {
+  /** Requests received. */
   requests: number;
   /** Refused by the request checks or auth (Go's `localapi_invalid_requests`). */
   invalidRequests: number;
@@ -164,9 +167,10 @@ type Route = (ctx: Ctx) => Promise<void>;
  * createServer(handler).listen({ path: '/tmp/my.sock' });
  * ```
  */
-export function createLocalApiHandler(
-  opts: LocalApiHandlerOptions,
-): LocalApiRequestHandler & { readonly stats: LocalApiHandlerStats } {
+export function createLocalApiHandler(opts: LocalApiHandlerOptions): LocalApiRequestHandler & {
+  /** Counters of the requests handled, live. */
+  readonly stats: LocalApiHandlerStats;
+} {
   const b = opts.backend;
   const logf = opts.logf ?? discardLogf;
   const permitRead = opts.permitRead ?? true;

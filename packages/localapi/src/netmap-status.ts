@@ -18,23 +18,35 @@ export interface PeerRuntime {
   curAddr?: string;
   /** Its home DERP region code (the engine knows the DERP map). */
   relay?: string;
+  /** Bytes received from the peer. */
   rxBytes?: number;
+  /** Bytes sent to the peer. */
   txBytes?: number;
+  /** The last WireGuard handshake with the peer. */
   lastHandshake?: Date;
+  /** When data was last sent to the peer. */
   lastWrite?: Date;
+  /** Whether there was traffic with the peer recently. */
   active?: boolean;
+  /** Whether magicsock knows the peer. */
   inMagicSock?: boolean;
+  /** Whether the WireGuard engine has the peer. */
   inEngine?: boolean;
 }
 
+/** Options of `netmapStatus`: what the netmap does not say about the node. */
 export interface NetmapStatusOptions {
   /** `Status.Version`. */
   version: string;
+  /** `Status.BackendState`. */
   backendState: BackendState;
   /** Include the `Peer` map (`?peers=false` leaves it out). */
   peers: boolean;
+  /** `Status.AuthURL`: the login URL while an interactive login waits. */
   authURL?: string;
+  /** `Status.HaveNodeKey`. */
   haveNodeKey?: boolean;
+  /** `Status.Health`: health warnings as text. */
   health?: readonly string[];
   /** Whether the map poll is up (self `Online`). Default: `backendState === 'Running'`. */
   online?: boolean;

@@ -26,28 +26,41 @@ import { LOCAL_API_HOST, SEC_TAILSCALE_VALUE } from './auth.js';
 import { LocalApiConnectError } from './errors.js';
 import { LOCAL_API_CAPABILITY_VERSION, type LocalApiRequestHandler } from './handler.js';
 
+/** One LocalAPI request. */
 export interface LocalRequest {
+  /** The HTTP method. */
   method: string;
   /** Path and query, e.g. `/localapi/v0/whois?addr=100.64.0.1`. */
   path: string;
+  /** The request body (JSON text), if any. */
   body?: string | undefined;
+  /** Bound on the request in milliseconds. */
   timeoutMs: number;
 }
 
+/** A LocalAPI response read in full. */
 export interface LocalResponse {
+  /** The HTTP status code. */
   status: number;
+  /** The HTTP status text. */
   statusText: string;
+  /** The response headers. */
   headers: IncomingHttpHeaders;
+  /** The whole body. */
   body: Buffer;
 }
 
 /** A response whose body is read as it arrives (`watch-ipn-bus`). */
 export interface LocalStreamResponse {
+  /** The HTTP status code. */
   status: number;
+  /** The HTTP status text. */
   statusText: string;
+  /** The response headers. */
   headers: IncomingHttpHeaders;
   /** The body; `close()` ends the request. */
   body: AsyncIterable<Buffer>;
+  /** Ends the request (the body then ends). */
   close(): void;
 }
 
@@ -57,6 +70,7 @@ export interface LocalStreamResponse {
  * bounded by `timeoutMs`).
  */
 export type LocalTransport = ((req: LocalRequest) => Promise<LocalResponse>) & {
+  /** Sends one request and resolves on the response headers, with the body as it arrives. */
   stream?: (req: LocalRequest) => Promise<LocalStreamResponse>;
 };
 

@@ -36,11 +36,17 @@ export interface MapEnv {
 }
 
 export interface MapStats {
+  /** Map sessions started. */
   sessions: number;
+  /** Map messages sent (full maps, deltas and keep-alives). */
   messages: number;
+  /** Delta messages sent (changes to a map a session already has). */
   deltas: number;
+  /** Keep-alives sent. */
   keepAlives: number;
+  /** Lite updates received (endpoint, disco key or host info without a map session). */
   liteUpdates: number;
+  /** Sessions dropped because the client read too slowly. */
   slowClientsDropped: number;
 }
 

@@ -24,9 +24,13 @@ import type { Policy, PolicyNode } from './policy.js';
 
 /** A user of the tailnet. */
 export interface UserInfo {
+  /** The user's ID (`tailcfg.UserID`). */
   readonly id: number;
+  /** The login name, e.g. `user@example.com`; `tagged-devices` owns tagged nodes. */
   readonly loginName: string;
+  /** The name for display. */
   readonly displayName: string;
+  /** When the user was created. */
   readonly created: Date;
 }
 
@@ -51,12 +55,19 @@ export interface AuthKeyOptions {
 
 /** An auth key as the admin API shows it (without the secret). */
 export interface AuthKeyInfo {
+  /** The key's ID (not the secret). */
   readonly id: string;
+  /** The ID of the user that owns nodes registered with the key. */
   readonly userId: number;
+  /** Whether the key can register more than one node. */
   readonly reusable: boolean;
+  /** Whether nodes registered with it are ephemeral. */
   readonly ephemeral: boolean;
+  /** ACL tags given to nodes registered with it. */
   readonly tags: readonly string[];
+  /** When the key stops working (`null`: never). */
   readonly expiresAt: Date | null;
+  /** Whether the key has been used. */
   readonly used: boolean;
 }
 
@@ -98,34 +109,57 @@ export interface NodeRec {
 
 /** A node as the admin API shows it. */
 export interface NodeInfo {
+  /** The node's ID (`tailcfg.NodeID`). */
   readonly id: number;
+  /** The node's stable ID (`tailcfg.StableNodeID`). */
   readonly stableId: string;
+  /** The node's MagicDNS name with a trailing dot: `host.tailnet.test.` */
   readonly name: string;
+  /** The host name the node asked for. */
   readonly hostname: string;
+  /** The node's public key (`nodekey:…`). */
   readonly nodeKey: string;
+  /** The node's machine key (`mkey:…`). */
   readonly machineKey: string;
+  /** The node's disco key (`discokey:…`), or `null` before it sent one. */
   readonly discoKey: string | null;
+  /** The user that owns the node (`tagged-devices` for a tagged node). */
   readonly user: UserInfo;
+  /** The node's Tailscale addresses (`100.64.0.1/32`, `fd7a:115c:a1e0::1/128`). */
   readonly addresses: readonly string[];
+  /** The UDP endpoints the node reported. */
   readonly endpoints: readonly string[];
+  /** The node's home DERP region (0: none yet). */
   readonly homeDERP: number;
+  /** The node's ACL tags. */
   readonly tags: readonly string[];
+  /** Whether the node is ephemeral. */
   readonly ephemeral: boolean;
+  /** Whether the node has a map session open now. */
   readonly online: boolean;
+  /** Whether the node is authorized (admitted to the tailnet). */
   readonly authorized: boolean;
+  /** Whether the node's key has expired. */
   readonly expired: boolean;
+  /** When the node's key expires (`null`: never). */
   readonly keyExpiry: Date | null;
+  /** When the node was last online (`null`: never, or online now). */
   readonly lastSeen: Date | null;
+  /** The node's capabilities (`Node.CapMap`). */
   readonly capMap: Readonly<Record<string, unknown[]>>;
 }
 
 /** An interactive login waiting for approval. */
 export interface PendingLogin {
+  /** The login's ID (use it with `approveLogin` or `rejectLogin`). */
   readonly id: string;
   /** The AuthURL the node was given. */
   readonly url: string;
+  /** The node key waiting to be logged in. */
   readonly nodeKey: string;
+  /** The host name the node asked for. */
   readonly hostname: string;
+  /** When the login started. */
   readonly created: Date;
 }
 

@@ -21,13 +21,22 @@ import { z } from 'zod';
 
 /** One grant: `src` may reach `dst` on `ip`, and gets the application capabilities `app`. */
 export interface Grant {
+  /** Sources: `*`, a login name, `tag:name`, a host name, an IP or a CIDR. */
   src: string[];
+  /** Destinations, in the same forms as `src`. */
   dst: string[];
+  /** IP protocols and ports, e.g. `tcp:22`, `udp:53`, `*` (default: all). */
   ip?: string[];
+  /** Application capabilities granted to the sources towards the destinations (capability → values). */
   app?: Record<string, unknown[]>;
 }
 
+/**
+ * The tailnet's access policy: a list of grants (no grant, no access). `null` instead of a policy allows
+ * everything.
+ */
 export interface Policy {
+  /** The grants; a packet is allowed if some grant allows it. */
   grants: Grant[];
 }
 
@@ -56,10 +65,29 @@ export interface PolicyNode {
 
 /** `tailcfg.FilterRule` in its wire form. */
 export interface FilterRuleWire {
+  /** The sources the rule admits. */
   SrcIPs: string[];
-  DstPorts?: { IP: string; Ports: { First: number; Last: number } }[];
+  /** The destinations and ports the rule admits. */
+  DstPorts?: {
+    /** The destination: an IP, a CIDR or `*`. */
+    IP: string;
+    /** The destination ports, inclusive. */
+    Ports: {
+      /** The first port. */
+      First: number;
+      /** The last port. */
+      Last: number;
+    };
+  }[];
+  /** IP protocol numbers the rule admits (absent: TCP, UDP, ICMP). */
   IPProto?: number[];
-  CapGrant?: { Dsts: string[]; CapMap: Record<string, unknown[]> }[];
+  /** Application capabilities granted to the sources. */
+  CapGrant?: {
+    /** The destination prefixes. */
+    Dsts: string[];
+    /** The application capabilities granted, with their values. */
+    CapMap: Record<string, unknown[]>;
+  }[];
 }
 
 /** `tailcfg.FilterAllowAll`. */

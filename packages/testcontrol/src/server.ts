@@ -45,9 +45,13 @@ export interface ServerEnv {
 
 /** Counted request failures (untrusted input). */
 export interface ServerStats {
+  /** Requests refused as malformed. */
   badRequests: number;
+  /** Requests refused as too large. */
   tooLarge: number;
+  /** Register requests handled. */
   registers: number;
+  /** Map requests handled. */
   maps: number;
 }
 

@@ -47,6 +47,7 @@ import { type Policy, validatePolicy } from './policy.js';
 import { selfSignedCert } from './selfsigned.js';
 import { ControlRoutes, refuseUpgrade } from './server.js';
 
+/** Options of `TestTailnet.start`: every field is optional. */
 export interface TestTailnetOptions {
   /** The tailnet's MagicDNS domain (default `tailnet.test`). */
   domain?: string;
@@ -84,7 +85,9 @@ export interface TestTailnetOptions {
   adminHttp?: boolean;
   /** Bearer token of the admin endpoint (default: 32 random bytes, hex). */
   adminToken?: string;
+  /** The clock (default the system clock; a fake one for key-expiry tests). */
   clock?: Clock;
+  /** Verbose logs (default: discarded). */
   logf?: Logf;
 }
 
@@ -95,16 +98,19 @@ export type NodeRef = number | string;
 export interface PingResult {
   /** `HEAD` for a plain ping, `POST` (with the client's `PingResponse` JSON) for typed ones. */
   method: string;
+  /** The body the client sent: `null` for `HEAD`, the parsed `PingResponse` JSON for `POST`. */
   body: unknown;
   /** Milliseconds from queueing to the answer. */
   elapsedMs: number;
 }
 
+/** Options of `TestTailnet.ping`. */
 export interface PingOptions {
   /** `''` (the default: the client answers `HEAD URL`), or `disco`, `TSMP`, `ICMP`, `peerapi`. */
   type?: string;
   /** For typed pings: the IP the client should ping. */
   ip?: string;
+  /** Give up after this long (default 10 s). */
   timeoutMs?: number;
 }
 
@@ -114,6 +120,10 @@ interface PendingPing {
   started: number;
 }
 
+/**
+ * A whole tailnet in one process: control server, DERP and STUN on 127.0.0.1, and the admin API (see the file
+ * header). Start one with `TestTailnet.start()`.
+ */
 export class TestTailnet {
   readonly #clock: Clock;
   readonly #logf: Logf;
@@ -322,10 +332,15 @@ export class TestTailnet {
   /** Counters of every part, for tests. */
   get stats() {
     return {
+      /** Counters of the Noise transport. */
       noise: { ...this.#noise.stats },
+      /** Counters of the control HTTP routes. */
       http: { ...this.#routes.stats },
+      /** Counters of the map sessions. */
       map: { ...this.#sessions.stats },
+      /** Counters of the embedded DERP server. */
       derp: this.#derp.counters,
+      /** Counters of the STUN server (absent when STUN is off). */
       stun: this.#stun?.counters,
     };
   }
@@ -343,6 +358,7 @@ export class TestTailnet {
     }
     return this.#state.ensureUser(loginName, displayName);
   }
+  /** Every user of the tailnet. */
   users(): UserInfo[] {
     return this.#state.users();
   }
@@ -351,10 +367,12 @@ export class TestTailnet {
   createAuthKey(opts: AuthKeyOptions = {}): string {
     return this.#state.createAuthKey(opts);
   }
+  /** Every auth key, without its secret. */
   authKeys(): AuthKeyInfo[] {
     return this.#state.authKeys();
   }
 
+  /** Every node of the tailnet. */
   nodes(): NodeInfo[] {
     return this.#state.nodes().map((n) => this.#state.info(n));
   }
@@ -423,6 +441,7 @@ export class TestTailnet {
   setPolicy(policy: Policy | null): void {
     this.#state.setPolicy(policy === null ? null : validatePolicy(policy));
   }
+  /** The current policy (`null`: everything is allowed). */
   get policy(): Policy | null {
     return this.#state.policy;
   }

@@ -9,8 +9,10 @@
  */
 import { ControlProtocolError } from '../errors.js';
 
+/** The default cap on one map message: 64 MiB. */
 export const DEFAULT_MAX_MAP_MESSAGE = 64 << 20;
 
+/** Splits the map stream into message bodies (4-byte little-endian length, then the body); sans-IO. */
 export class MapFrameDecoder {
   readonly #max: number;
   #hdr = new Uint8Array(4);
@@ -27,6 +29,10 @@ export class MapFrameDecoder {
     return this.#body === null ? this.#hdrHave : 4 + this.#bodyHave;
   }
 
+  /**
+   * Takes more bytes of the stream and returns the bodies it completed, in order. Throws
+   * `ControlProtocolError` on a zero or oversized length.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     let off = 0;

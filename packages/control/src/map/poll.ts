@@ -17,15 +17,24 @@ import { type MapRequest, type MapResponse, MapResponseSchema } from '../tailcfg
 import type { NoiseHttpClient, OpenResponse } from '../ts2021/client.js';
 import { DEFAULT_MAX_MAP_MESSAGE, MapFrameDecoder } from './frames.js';
 
+/** The map watchdog: a streaming session with no message (not even a keep-alive) for this long is dead. */
 export const WATCHDOG_TIMEOUT_MS = 120_000;
 
+/** What `pollMap` needs for one streaming map session. */
 export interface MapPollParams {
+  /** The Noise HTTP/2 client to send the request on. */
   http: NoiseHttpClient;
+  /** The map request to send (`Stream: true`). */
   request: MapRequest;
+  /** The clock for the watchdog. */
   clock: Clock;
+  /** Verbose logs. */
   logf: Logf;
+  /** Ends the session when it aborts. */
   signal?: AbortSignal;
+  /** Largest message accepted (default 64 MiB). */
   maxMessageBytes?: number;
+  /** Watchdog period (default `WATCHDOG_TIMEOUT_MS`). */
   watchdogMs?: number;
   /** Each decoded message, in order (keep-alives included). Throwing ends the poll with that error. */
   onMessage: (resp: MapResponse) => void;
@@ -33,8 +42,11 @@ export interface MapPollParams {
 
 /** Counters of one map session. */
 export interface MapPollStats {
+  /** Messages received. */
   messages: number;
+  /** Keep-alives received. */
   keepAlives: number;
+  /** Bytes of the stream received. */
   bytes: number;
 }
 

@@ -9,6 +9,9 @@ import type { FilterRule } from '../tailcfg/filter.js';
 import type { Node, UserProfile } from '../tailcfg/node.js';
 import { PeerTable } from './peer-table.js';
 
+/**
+ * The network map: everything control has told this node, as one immutable value (see `applyMapResponse`).
+ */
 export interface NetworkMap {
   /** The self node (`MapResponse.Node`), normalised; undefined until the first full map. */
   readonly self: Node | undefined;
@@ -23,11 +26,13 @@ export interface NetworkMap {
    * has sent any filter, which means "deny everything"; an empty list also denies everything.
    */
   readonly packetFilter: readonly FilterRule[] | undefined;
+  /** The DNS configuration (`MapResponse.DNSConfig`), or undefined until sent. */
   readonly dnsConfig: DNSConfig | undefined;
   /** The tailnet's domain (`MapResponse.Domain`), `''` until sent. */
   readonly domain: string;
   /** User profiles, accumulated over the session. */
   readonly userProfiles: ReadonlyMap<number, UserProfile>;
+  /** Whether control asks for our open ports as services (`MapResponse.CollectServices`). */
   readonly collectServices: boolean;
   /** Health warnings from control (`MapResponse.Health`), replaced when sent. */
   readonly health: readonly string[];

@@ -12,8 +12,10 @@ function bucketOf(id: number): number {
   return ((id ^ (id / 0x1_0000_0000)) * 2654435761) >>> 24;
 }
 
+/** An immutable map from NodeID to peer with cheap updates (see the file header). */
 export class PeerTable<V> {
   readonly #buckets: ReadonlyArray<ReadonlyMap<number, V> | undefined>;
+  /** The number of peers. */
   readonly size: number;
   #sorted: readonly V[] | undefined;
 
@@ -22,6 +24,7 @@ export class PeerTable<V> {
     this.size = size;
   }
 
+  /** An empty table. */
   static empty<V>(): PeerTable<V> {
     return new PeerTable<V>(new Array(BUCKETS).fill(undefined), 0);
   }
@@ -40,10 +43,12 @@ export class PeerTable<V> {
     return new PeerTable(buckets, size);
   }
 
+  /** The peer with this NodeID, or undefined. */
   get(id: number): V | undefined {
     return this.#buckets[bucketOf(id)]?.get(id);
   }
 
+  /** Whether there is a peer with this NodeID. */
   has(id: number): boolean {
     return this.#buckets[bucketOf(id)]?.has(id) ?? false;
   }
@@ -87,6 +92,7 @@ export class PeerTable<V> {
     return this.#sorted;
   }
 
+  /** Every `[NodeID, peer]`, in no particular order. */
   *entries(): IterableIterator<[number, V]> {
     for (const m of this.#buckets) if (m !== undefined) yield* m.entries();
   }

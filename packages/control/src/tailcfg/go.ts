@@ -88,11 +88,17 @@ function textValue<T>(what: string, parse: (s: string) => T) {
   });
 }
 
+/** A node public key in its text form (`nodekey:<64 hex>`), parsed to a `NodePublic`. */
 export const nodePublic = textValue('node public key', NodePublic.parse);
+/** A machine public key in its text form (`mkey:<64 hex>`), parsed to a `MachinePublic`. */
 export const machinePublic = textValue('machine public key', MachinePublic.parse);
+/** A disco public key in its text form (`discokey:<64 hex>`), parsed to a `DiscoPublic`. */
 export const discoPublic = textValue('disco public key', DiscoPublic.parse);
+/** An IP address in Go's `netip.Addr` text form, parsed to an `IPAddr`. */
 export const ipAddr = textValue('IP address', IPAddr.parse);
+/** An IP prefix in Go's `netip.Prefix` text form (`100.64.0.1/32`), parsed to an `IPPrefix`. */
 export const ipPrefix = textValue('IP prefix', IPPrefix.parse);
+/** An `ip:port` (`[v6]:port`) in Go's `netip.AddrPort` text form, parsed to an `AddrPort`. */
 export const addrPort = textValue('address and port', AddrPort.parse);
 
 /** An integer that fits a JavaScript number exactly (Go int64 IDs beyond 2^53 are refused). */

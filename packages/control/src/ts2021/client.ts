@@ -13,11 +13,15 @@ import { boundedSignal, type DialOptions, dialNoise } from './dial.js';
 /** The default cap on a non-streaming response body. */
 export const DEFAULT_MAX_BODY = 4 << 20;
 
+/** Options of one request on the Noise HTTP/2 client. */
 export interface RequestOptions {
+  /** Aborts the request. */
   signal?: AbortSignal;
   /** Bound on the whole request (default 60 s; long polls pass `Infinity` and a signal). */
   timeoutMs?: number;
+  /** Largest body accepted (default `DEFAULT_MAX_BODY`). */
   maxBodyBytes?: number;
+  /** Extra request headers. */
   headers?: Record<string, string>;
   /**
    * Called synchronously when the response headers arrive, before the promise resolves: attach
@@ -26,8 +30,11 @@ export interface RequestOptions {
   onResponse?: (res: OpenResponse) => void;
 }
 
+/** A response read in full. */
 export interface HttpResult {
+  /** The HTTP status code. */
   status: number;
+  /** The whole body. */
   body: Buffer;
   /** The `Retry-After` response header, if any. */
   retryAfter?: string;
@@ -40,7 +47,9 @@ export interface OpenResponse {
   stream: http2.ClientHttp2Stream;
 }
 
+/** HTTP/2 over a Noise connection to control: the ts2021 protocol's request channel. */
 export class NoiseHttpClient {
+  /** The Noise connection under the HTTP/2 session. */
   readonly conn: NoiseConn;
   readonly #session: http2.ClientHttp2Session;
   readonly #logf: Logf;
@@ -96,6 +105,7 @@ export class NoiseHttpClient {
     return new NoiseHttpClient(conn, `https://${host}`, logf);
   }
 
+  /** Whether the HTTP/2 session has closed. */
   get isClosed(): boolean {
     return this.#closed;
   }

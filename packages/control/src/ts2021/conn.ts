@@ -31,14 +31,18 @@ export interface NoiseConnStats {
   bytesOut: number;
 }
 
+/** A Noise transport connection to control as a Duplex: records sealed on write, opened on read (ts2021). */
 export class NoiseConn extends Duplex {
   readonly #inner: Duplex;
   readonly #sealer: RecordSealer;
   readonly #opener: RecordOpener;
   readonly #early: EarlyPayloadStripper | null;
   readonly #earlyWaiters: Array<(p: EarlyNoise | null) => void> = [];
+  /** The protocol version agreed in the handshake (the capability version). */
   readonly version: number;
+  /** The final handshake hash, binding other messages to this connection. */
   readonly handshakeHash: Uint8Array;
+  /** Counters, live. */
   readonly stats: NoiseConnStats = { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0 };
 
   constructor(inner: Duplex, opts: NoiseConnOptions) {
@@ -100,11 +104,13 @@ export class NoiseConn extends Duplex {
     }
   }
 
+  /** @internal Node's Duplex hook: resumes the inner stream when the reader wants more. */
   override _read(): void {
     // Backpressure: the inner stream is paused when our buffer is full and resumed here.
     if (this.#inner.isPaused()) this.#inner.resume();
   }
 
+  /** @internal Node's Duplex hook: seals `chunk` into records and writes them. */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     let frames: Uint8Array;
     try {
@@ -122,11 +128,13 @@ export class NoiseConn extends Duplex {
     this.#inner.write(frames, cb);
   }
 
+  /** @internal Node's Duplex hook: ends the inner stream. */
   override _final(cb: (err?: Error | null) => void): void {
     this.#inner.end();
     cb();
   }
 
+  /** @internal Node's Duplex hook: destroys the inner stream. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     for (const w of this.#earlyWaiters.splice(0)) w(null);
     this.#inner.destroy();
@@ -134,18 +142,23 @@ export class NoiseConn extends Duplex {
   }
 
   // net.Socket-like no-ops that HTTP/2 may call.
+  /** A no-op, as `net.Socket#setNoDelay` (HTTP/2 calls it). */
   setNoDelay(): this {
     return this;
   }
+  /** A no-op, as `net.Socket#setKeepAlive`. */
   setKeepAlive(): this {
     return this;
   }
+  /** A no-op, as `net.Socket#setTimeout`. */
   setTimeout(): this {
     return this;
   }
+  /** A no-op, as `net.Socket#ref`. */
   ref(): this {
     return this;
   }
+  /** A no-op, as `net.Socket#unref`. */
   unref(): this {
     return this;
   }

@@ -120,16 +120,23 @@ export async function fetchServerKey(
   }
 }
 
+/** Options of `dialNoise`. */
 export interface DialOptions {
+  /** The control server URL. */
   serverURL: string;
+  /** Our machine key. */
   machineKey: MachinePrivate;
+  /** Control's Noise public key (from `GET /key`). */
   controlKey: MachinePublic;
   /** Protocol version = capability version. */
   version: number;
   /** `'http'` (the upgrade, default) or `'websocket'`. */
   transport?: 'http' | 'websocket';
+  /** Gives up when it aborts. */
   signal?: AbortSignal;
+  /** Gives up after this long. */
   timeoutMs?: number;
+  /** The crypto provider (default `getCryptoProvider()`). */
   crypto?: CryptoProvider;
 }
 

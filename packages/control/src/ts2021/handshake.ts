@@ -50,6 +50,7 @@ export interface TransportKeys {
   readonly rx: Uint8Array;
   /** The final handshake hash `h` (binds other messages to this connection). */
   readonly handshakeHash: Uint8Array;
+  /** The protocol version of the handshake (the capability version). */
   readonly version: number;
 }
 

@@ -145,10 +145,12 @@ export class WebSocketStream extends Duplex {
     return encodeFrame(op, payload, this.#client ? randomBytes(4) : null);
   }
 
+  /** @internal Node's Duplex hook: resumes the socket when the reader wants more. */
   override _read(): void {
     if (this.#sock.isPaused()) this.#sock.resume();
   }
 
+  /** @internal Node's Duplex hook: sends `chunk` as one binary WebSocket frame. */
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.#sock.destroyed) {
       cb(new ControlProtocolError('websocket closed'));
@@ -157,11 +159,13 @@ export class WebSocketStream extends Duplex {
     this.#sock.write(this.#frame(OP_BINARY, chunk), cb);
   }
 
+  /** @internal Node's Duplex hook: sends a close frame and ends the socket. */
   override _final(cb: (err?: Error | null) => void): void {
     this.#sock.end(this.#frame(OP_CLOSE, new Uint8Array(0)));
     cb();
   }
 
+  /** @internal Node's Duplex hook: destroys the socket. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#sock.destroy();
     cb(err);

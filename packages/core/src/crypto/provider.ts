@@ -18,17 +18,31 @@
 /** The name of a backend. */
 export type CryptoBackendName = 'noble' | 'node' | 'sodium';
 
+/** ChaCha20-Poly1305 key length in bytes (RFC 8439). */
 export const CHACHA20POLY1305_KEY_SIZE = 32;
+/** ChaCha20-Poly1305 nonce length in bytes (RFC 8439). */
 export const CHACHA20POLY1305_NONCE_SIZE = 12;
+/** XChaCha20-Poly1305 nonce length in bytes. */
 export const XCHACHA20POLY1305_NONCE_SIZE = 24;
+/** Poly1305 tag length in bytes, appended by every AEAD seal. */
 export const AEAD_TAG_SIZE = 16;
+/** Curve25519 (X25519) private and public key length in bytes (RFC 7748). */
 export const X25519_KEY_SIZE = 32;
+/** BLAKE2s-256 digest length in bytes (RFC 7693). */
 export const BLAKE2S_SIZE = 32;
+/** BLAKE2s-128 digest length in bytes (WireGuard's MAC1/MAC2). */
 export const BLAKE2S_128_SIZE = 16;
+/** NaCl `crypto_box` nonce length in bytes (XSalsa20-Poly1305). */
 export const NACL_BOX_NONCE_SIZE = 24;
+/** NaCl `crypto_box` overhead in bytes (the Poly1305 tag). */
 export const NACL_BOX_OVERHEAD = 16;
 
+/**
+ * The cryptographic primitives WireGuard, disco and ts2021 need, from one backend (sodium-native,
+ * `node:crypto` or noble). Get one with `getCryptoProvider()`.
+ */
 export interface CryptoProvider {
+  /** Which backend this is: `sodium`, `node` or `noble`. */
   readonly name: CryptoBackendName;
 
   /**

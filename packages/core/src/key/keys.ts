@@ -19,6 +19,7 @@ import { getCryptoProvider } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ParseError, quoteInput } from '../errors.js';
 
+/** The length of every Curve25519 key in bytes. */
 export const KEY_SIZE = 32;
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
@@ -90,6 +91,7 @@ abstract class PublicKeyBase {
     return this.#bytes;
   }
 
+  /** Whether every byte is zero (Go's `IsZero`: the "no key" value). */
   isZero(): boolean {
     return isAllZero(this.#bytes);
   }
@@ -114,6 +116,7 @@ abstract class PublicKeyBase {
     return this.prefix + toHex(this.#bytes);
   }
 
+  /** The prefixed text form, as `toString()`, so `JSON.stringify` gives Go's form. */
   toJSON(): string {
     return this.toString();
   }
@@ -123,6 +126,7 @@ abstract class PublicKeyBase {
     return `[${this.toBase64().slice(0, 5)}]`;
   }
 
+  /** How `util.inspect` (and `console.log`) shows the key: its class and text form. */
   [INSPECT](): string {
     return `${this.constructor.name}<${this.toString()}>`;
   }
@@ -141,6 +145,7 @@ abstract class PrivateKeyBase {
     return this.#bytes;
   }
 
+  /** Whether every byte is zero (the "no key" value). */
   isZero(): boolean {
     return isAllZero(this.#bytes);
   }
@@ -160,14 +165,17 @@ abstract class PrivateKeyBase {
     return crypto.x25519PublicKey(this.#bytes);
   }
 
+  /** `<Class>(redacted)`: a private key is never printed. */
   toString(): string {
     return `${this.constructor.name}(redacted)`;
   }
 
+  /** `<Class>(redacted)`: a private key is never serialized by `JSON.stringify`. */
   toJSON(): string {
     return `${this.constructor.name}(redacted)`;
   }
 
+  /** `<Class>(redacted)`: a private key is never shown by `util.inspect`. */
   [INSPECT](): string {
     return `${this.constructor.name}(redacted)`;
   }
@@ -182,16 +190,20 @@ export class NodePublic extends PublicKeyBase {
   protected get prefix(): string {
     return 'nodekey:';
   }
+  /** A node public key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): NodePublic {
     checkLength(bytes, 'bytes');
     return new NodePublic(Uint8Array.from(bytes));
   }
+  /** Parses the text form `nodekey:<64 hex>`. Throws `ParseError`. */
   static parse(text: string): NodePublic {
     return new NodePublic(parsePrefixedHex(text, 'nodekey:', 'node public key', false));
   }
+  /** Parses WireGuard's base64 form (44 characters). Throws `ParseError`. */
   static fromBase64(text: string): NodePublic {
     return new NodePublic(parseKeyBase64(text, 'node public key', false));
   }
+  /** The all-zero key (Go's zero `key.NodePublic`: no key). */
   static zero(): NodePublic {
     return new NodePublic(new Uint8Array(KEY_SIZE));
   }
@@ -199,13 +211,16 @@ export class NodePublic extends PublicKeyBase {
 
 /** A node's private key. Text (`marshalText`): `privkey:` + hex. */
 export class NodePrivate extends PrivateKeyBase {
+  /** A new random node private key (clamped for Curve25519). */
   static generate(crypto: CryptoProvider = getCryptoProvider()): NodePrivate {
     return new NodePrivate(randomPrivate(crypto));
   }
+  /** A node private key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): NodePrivate {
     checkLength(bytes, 'bytes');
     return new NodePrivate(Uint8Array.from(bytes));
   }
+  /** Parses the text form `privkey:<64 hex>` (as state files hold it). Throws `ParseError`. */
   static parse(text: string): NodePrivate {
     return new NodePrivate(parsePrefixedHex(text, 'privkey:', 'node private key', true));
   }
@@ -213,9 +228,11 @@ export class NodePrivate extends PrivateKeyBase {
   static fromBase64(text: string): NodePrivate {
     return new NodePrivate(parseKeyBase64(text, 'node private key', true));
   }
+  /** The all-zero key (no key). */
   static zero(): NodePrivate {
     return new NodePrivate(new Uint8Array(KEY_SIZE));
   }
+  /** The public key of this private key. */
   public(crypto?: CryptoProvider): NodePublic {
     return NodePublic.fromBytes(this.publicBytes(crypto));
   }
@@ -234,13 +251,16 @@ export class MachinePublic extends PublicKeyBase {
   protected get prefix(): string {
     return 'mkey:';
   }
+  /** A machine public key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): MachinePublic {
     checkLength(bytes, 'bytes');
     return new MachinePublic(Uint8Array.from(bytes));
   }
+  /** Parses the text form `mkey:<64 hex>`. Throws `ParseError`. */
   static parse(text: string): MachinePublic {
     return new MachinePublic(parsePrefixedHex(text, 'mkey:', 'machine public key', false));
   }
+  /** The all-zero key (no key). */
   static zero(): MachinePublic {
     return new MachinePublic(new Uint8Array(KEY_SIZE));
   }
@@ -248,22 +268,28 @@ export class MachinePublic extends PublicKeyBase {
 
 /** A machine's private key. Text (`marshalText`): `privkey:` + hex. */
 export class MachinePrivate extends PrivateKeyBase {
+  /** A new random machine private key (clamped for Curve25519). */
   static generate(crypto: CryptoProvider = getCryptoProvider()): MachinePrivate {
     return new MachinePrivate(randomPrivate(crypto));
   }
+  /** A machine private key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): MachinePrivate {
     checkLength(bytes, 'bytes');
     return new MachinePrivate(Uint8Array.from(bytes));
   }
+  /** Parses the text form `privkey:<64 hex>` (as state files hold it). Throws `ParseError`. */
   static parse(text: string): MachinePrivate {
     return new MachinePrivate(parsePrefixedHex(text, 'privkey:', 'machine private key', true));
   }
+  /** The all-zero key (no key). */
   static zero(): MachinePrivate {
     return new MachinePrivate(new Uint8Array(KEY_SIZE));
   }
+  /** The public key of this private key. */
   public(crypto?: CryptoProvider): MachinePublic {
     return MachinePublic.fromBytes(this.publicBytes(crypto));
   }
+  /** The secret text form `privkey:` + hex, for state files only. */
   marshalText(): string {
     return `privkey:${toHex(this.raw)}`;
   }
@@ -274,13 +300,16 @@ export class DiscoPublic extends PublicKeyBase {
   protected get prefix(): string {
     return 'discokey:';
   }
+  /** A disco public key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): DiscoPublic {
     checkLength(bytes, 'bytes');
     return new DiscoPublic(Uint8Array.from(bytes));
   }
+  /** Parses the text form `discokey:<64 hex>`. Throws `ParseError`. */
   static parse(text: string): DiscoPublic {
     return new DiscoPublic(parsePrefixedHex(text, 'discokey:', 'disco public key', false));
   }
+  /** The all-zero key (no disco key: the peer does not speak disco). */
   static zero(): DiscoPublic {
     return new DiscoPublic(new Uint8Array(KEY_SIZE));
   }
@@ -288,13 +317,16 @@ export class DiscoPublic extends PublicKeyBase {
 
 /** A disco private key: fresh at every start, never serialized. */
 export class DiscoPrivate extends PrivateKeyBase {
+  /** A new random disco private key (clamped for Curve25519). */
   static generate(crypto: CryptoProvider = getCryptoProvider()): DiscoPrivate {
     return new DiscoPrivate(randomPrivate(crypto));
   }
+  /** A disco private key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): DiscoPrivate {
     checkLength(bytes, 'bytes');
     return new DiscoPrivate(Uint8Array.from(bytes));
   }
+  /** The public key of this private key. */
   public(crypto?: CryptoProvider): DiscoPublic {
     return DiscoPublic.fromBytes(this.publicBytes(crypto));
   }
@@ -305,10 +337,12 @@ export class ChallengePublic extends PublicKeyBase {
   protected get prefix(): string {
     return 'chalpub:';
   }
+  /** A challenge public key from its 32 raw bytes (copied). Throws `RangeError` for another length. */
   static fromBytes(bytes: Uint8Array): ChallengePublic {
     checkLength(bytes, 'bytes');
     return new ChallengePublic(Uint8Array.from(bytes));
   }
+  /** Parses the text form `chalpub:<64 hex>`. Throws `ParseError`. */
   static parse(text: string): ChallengePublic {
     return new ChallengePublic(parsePrefixedHex(text, 'chalpub:', 'challenge public key', false));
   }

@@ -64,10 +64,12 @@ export class IPAddr {
     }
   }
 
+  /** Whether this is an IPv4 address (4 bytes). */
   is4(): boolean {
     return this.bytes.length === 4;
   }
 
+  /** Whether this is an IPv6 address (16 bytes, IPv4-mapped ones included). */
   is6(): boolean {
     return this.bytes.length === 16;
   }
@@ -92,6 +94,7 @@ export class IPAddr {
     return this.is4() ? 32 : 128;
   }
 
+  /** Whether both are the same address with the same zone. */
   equals(other: IPAddr): boolean {
     return this.compare(other) === 0;
   }
@@ -106,6 +109,10 @@ export class IPAddr {
     return this.zone < other.zone ? -1 : this.zone > other.zone ? 1 : 0;
   }
 
+  /**
+   * Go's `netip.Addr` text form: dotted IPv4, RFC 5952 IPv6, `::ffff:a.b.c.d` for IPv4-mapped, `%zone`
+   * appended.
+   */
   toString(): string {
     if (this.is4()) return this.bytes.join('.');
     const zone = this.zone === '' ? '' : `%${this.zone}`;
@@ -113,6 +120,7 @@ export class IPAddr {
     return formatV6(this.bytes) + zone;
   }
 
+  /** The text form, as `toString()`, so `JSON.stringify` gives Go's form. */
   toJSON(): string {
     return this.toString();
   }
@@ -239,7 +247,9 @@ function formatV6(b: Uint8Array): string {
 
 /** An IP prefix (CIDR): an address and a bit count. The address is kept as given (not masked). */
 export class IPPrefix {
+  /** The prefix's address, as given (see `masked()` for the network address). */
   readonly addr: IPAddr;
+  /** The prefix length in bits: 0 to 32 for IPv4, 0 to 128 for IPv6. */
   readonly bits: number;
 
   constructor(addr: IPAddr, bits: number) {
@@ -271,6 +281,7 @@ export class IPPrefix {
     return new IPPrefix(addr, bits);
   }
 
+  /** As `parse`, but `null` instead of a `ParseError`. */
   static tryParse(text: string): IPPrefix | null {
     try {
       return IPPrefix.parse(text);
@@ -306,14 +317,17 @@ export class IPPrefix {
     return this.bits === this.addr.bitLen;
   }
 
+  /** Whether both have the same address and length. */
   equals(other: IPPrefix): boolean {
     return this.bits === other.bits && this.addr.equals(other.addr);
   }
 
+  /** `addr/bits`, e.g. `100.64.0.0/10`. */
   toString(): string {
     return `${this.addr.toString()}/${this.bits}`;
   }
 
+  /** The text form, as `toString()`, so `JSON.stringify` gives Go's form. */
   toJSON(): string {
     return this.toString();
   }
@@ -321,7 +335,9 @@ export class IPPrefix {
 
 /** An IP address and a port. */
 export class AddrPort {
+  /** The address. */
   readonly addr: IPAddr;
+  /** The port, 0 to 65535. */
   readonly port: number;
 
   constructor(addr: IPAddr, port: number) {
@@ -362,6 +378,7 @@ export class AddrPort {
     return new AddrPort(addr, Number(portText));
   }
 
+  /** As `parse`, but `null` instead of a `ParseError`. */
   static tryParse(text: string): AddrPort | null {
     try {
       return AddrPort.parse(text);
@@ -371,16 +388,19 @@ export class AddrPort {
     }
   }
 
+  /** Whether both have the same address and port. */
   equals(other: AddrPort): boolean {
     return this.port === other.port && this.addr.equals(other.addr);
   }
 
+  /** `ip:port`, with brackets for IPv6: `[fd7a::1]:41641`. */
   toString(): string {
     return this.addr.is4()
       ? `${this.addr.toString()}:${this.port}`
       : `[${this.addr.toString()}]:${this.port}`;
   }
 
+  /** The text form, as `toString()`, so `JSON.stringify` gives Go's form. */
   toJSON(): string {
     return this.toString();
   }

@@ -43,7 +43,16 @@ export interface Responded {
   /** The 51-byte response to write to the client. */
   readonly response: Uint8Array;
   /** Keys in @tsnet/control's `TransportKeys` shape: `tx` server → client, `rx` client → server. */
-  readonly keys: { tx: Uint8Array; rx: Uint8Array; handshakeHash: Uint8Array; version: number };
+  readonly keys: {
+    /** The key of server → client records. */
+    tx: Uint8Array;
+    /** The key of client → server records. */
+    rx: Uint8Array;
+    /** The final handshake hash. */
+    handshakeHash: Uint8Array;
+    /** The protocol version (the client's capability version). */
+    version: number;
+  };
   /** The client's machine key: its identity for everything that follows. */
   readonly machinePublic: MachinePublic;
   /** The protocol version (= the client's capability version). */
@@ -52,6 +61,7 @@ export interface Responded {
 
 /** A refused handshake: `message` goes back as a type-3 error (unauthenticated). */
 export interface Refused {
+  /** Why the handshake was refused; sent back to the client as an unauthenticated error message. */
   readonly error: string;
 }
 

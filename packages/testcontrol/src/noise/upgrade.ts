@@ -53,9 +53,13 @@ export interface NoiseUpgradeOptions {
 
 /** Counters of the transport. */
 export interface NoiseStats {
+  /** ts2021 upgrades accepted. */
   upgrades: number;
+  /** Handshakes that failed (bad messages, refused versions). */
   handshakeFailures: number;
+  /** Noise connections open now. */
   open: number;
+  /** Upgrades refused because too many handshakes were in progress. */
   refusedBusy: number;
 }
 
