@@ -13,6 +13,7 @@ export {
 } from './disco/index.js';
 export { Datapath, type DatapathCounters, TAILSCALE_MTU } from './engine/datapath.js';
 export { TsnetNode, type TsnetNodeEvents, type TsnetNodeOptions } from './engine/node.js';
+export * from './extras.js';
 export {
   type FilterCounters,
   type FilterRuleInput,
@@ -39,6 +40,7 @@ export {
 } from './options.js';
 export {
   type DialOptions,
+  type LoopbackInfo,
   Server,
   ServerError,
   type ServerEvents,

@@ -17,10 +17,20 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkMap } from '@tsnet/control';
 import { type Logf, lineLogf, MachinePrivate, NodePrivate, TsnetError } from '@tsnet/core';
-import { type BackendState, LocalClient, type Status } from '@tsnet/localapi';
+import {
+  type BackendState,
+  createLocalApiHandler,
+  type LocalBackend,
+  LocalClient,
+  newLocalApiCredential,
+  type Status,
+} from '@tsnet/localapi';
 import type { TcpServer, TcpSocket, UdpSocket } from '@tsnet/netstack';
 import { TsnetNode } from './engine/node.js';
+import { joinHostPort, type TailnetDial } from './http/dial.js';
+import { createFetch, type TailnetFetch } from './http/fetch.js';
 import { nodeLocalBackend } from './local-backend.js';
+import { type Loopback, startLoopback } from './loopback/loopback.js';
 import {
   DEFAULT_CONTROL_URL,
   defaultStateDir,
@@ -64,6 +74,16 @@ export interface UpOptions {
 export interface DialOptions {
   /** Give up a TCP connect after this long (default 30 s). */
   timeoutMs?: number;
+}
+
+/** What `loopback()` returns: Go's `Loopback()` results `(addr, proxyCred, localAPICred)`. */
+export interface LoopbackInfo {
+  /** `127.0.0.1:port`, the SOCKS5 proxy and the LocalAPI on one port. */
+  address: string;
+  /** The SOCKS5 password; the username is `tsnet`. */
+  proxyCred: string;
+  /** The LocalAPI's Basic-auth password (any username); requests also need `Sec-Tailscale: localapi`. */
+  localApiCred: string;
 }
 
 /** `Server` refused an operation; `code` says why (`ERR_CLOSED`, `ERR_NOT_STARTED`, `ERR_NOT_SUPPORTED`, …). */
@@ -120,6 +140,11 @@ export class Server extends EventEmitter<ServerEvents> {
   #authTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #localClient: LocalClient | undefined;
+  #backend: LocalBackend | undefined;
+  #loopback: Promise<Loopback> | undefined;
+  #fetch: TailnetFetch | undefined;
+  /** `(host, port) => dial('tcp', host:port)`: the seam the loopback proxy and the HTTP clients use. */
+  readonly #tailnetDial: TailnetDial = (host, port) => this.dial('tcp', joinHostPort(host, port));
   readonly #tcpListeners = new Set<TcpServer>();
   readonly #udp = new Map<object, () => void>();
   readonly #closers = new Set<() => Promise<void> | void>();
@@ -430,17 +455,97 @@ export class Server extends EventEmitter<ServerEvents> {
    */
   async localClient(): Promise<LocalClient> {
     if (this.#closed) throw new ServerError('ERR_CLOSED', 'localClient: server is closed');
+    this.#localClient ??= new LocalClient({ backend: await this.#localBackend('localClient') });
+    return this.#localClient;
+  }
+
+  /** The LocalAPI backend over the live node, shared by `localClient()` and `loopback()`. */
+  async #localBackend(what: string): Promise<LocalBackend> {
     await this.start();
     const node = this.#node;
-    if (node === undefined) throw new ServerError('ERR_NOT_STARTED', 'localClient: server did not start');
-    this.#localClient ??= new LocalClient({
-      backend: nodeLocalBackend(node, {
-        backendState: () => this.#state,
-        controlUrl: this.#controlUrl,
-        hostname: this.#hostname,
-      }),
+    if (node === undefined) throw new ServerError('ERR_NOT_STARTED', `${what}: server did not start`);
+    this.#backend ??= nodeLocalBackend(node, {
+      backendState: () => this.#state,
+      controlUrl: this.#controlUrl,
+      hostname: this.#hostname,
     });
-    return this.#localClient;
+    return this.#backend;
+  }
+
+  /**
+   * Starts (once) a listener on `127.0.0.1` that speaks SOCKS5 onto the tailnet and serves the
+   * LocalAPI, as Go's `Server.Loopback()`, so programs that cannot link this library use the node:
+   * a SOCKS5 client authenticates as `tsnet` with `proxyCred`; LocalAPI requests carry
+   * `Sec-Tailscale: localapi` and Basic auth with `localApiCred`. Both credentials are fresh random
+   * values per Server; anything else on the port is refused. Closed by `close()`.
+   *
+   * @example
+   * ```ts
+   * const { address, proxyCred } = await srv.loopback();
+   * // curl --socks5-hostname tsnet:${proxyCred}@${address} http://peer/
+   * ```
+   */
+  loopback(): Promise<LoopbackInfo> {
+    if (this.#closed) return Promise.reject(new ServerError('ERR_CLOSED', 'loopback: server is closed'));
+    this.#loopback ??= (async () => {
+      const backend = await this.#localBackend('loopback');
+      const cred = newLocalApiCredential();
+      const lb = await startLoopback({
+        dial: this.#tailnetDial,
+        credential: { localApi: cred },
+        ...(this.options.logf === undefined ? {} : { logf: this.options.logf }),
+        localApi: createLocalApiHandler({ backend, requiredPassword: cred, requireSecTailscaleHeader: true }),
+      });
+      if (this.#closed) {
+        await lb.close();
+        throw new ServerError('ERR_CLOSED', 'loopback: server is closed');
+      }
+      this.#closers.add(() => lb.close());
+      this.options.logf?.(`tsnet: loopback listener on ${lb.address}`);
+      return lb;
+    })();
+    // A failed start may be retried.
+    this.#loopback.catch(() => {
+      this.#loopback = undefined;
+    });
+    return this.#loopback.then((lb) => ({
+      address: lb.address,
+      proxyCred: lb.proxyCredential,
+      localApiCred: lb.localApiCredential,
+    }));
+  }
+
+  /**
+   * A `fetch` whose connections go over the tailnet, as Go's `Server.HTTPClient()`: URLs name
+   * peers by MagicDNS name or Tailscale IP; `https:` works against peers with certificates. One per
+   * Server, closed by `close()`. Its `dispatcher` serves `undici.request` and friends.
+   *
+   * @example
+   * ```ts
+   * const res = await srv.httpClient()('http://peer:8080/metrics');
+   * ```
+   */
+  httpClient(): TailnetFetch {
+    if (this.#closed) throw new ServerError('ERR_CLOSED', 'httpClient: server is closed');
+    if (this.#fetch === undefined) {
+      const f = createFetch(this.#tailnetDial);
+      this.#fetch = f;
+      // close() must not wait for a request that never ends: the node's sockets go anyway.
+      this.#closers.add(() => f.dispatcher.destroy());
+    }
+    return this.#fetch;
+  }
+
+  /**
+   * `fetch` over the tailnet: shorthand for `httpClient()(input, init)`.
+   *
+   * @example
+   * ```ts
+   * const body = await (await srv.fetch('http://peer/')).text();
+   * ```
+   */
+  fetch(...args: Parameters<TailnetFetch>): ReturnType<TailnetFetch> {
+    return this.httpClient()(...args);
   }
 
   /** Our status (`ipnstate.Status`), as `tailscale status --json` shows it. */

@@ -6,7 +6,7 @@
 // close() and after kill -9; a restart keeping the identity; TSNET_FORCE_LOGIN; the interactive
 // login with `headscale auth register`; key expiry; a 60 s control outage; ten nodes in one
 // process; typed errors for bad input.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { format } from 'node:util';
+import { format, promisify } from 'node:util';
 import { TsnetError } from '@tsnet/core';
 import {
   binaryPath,
@@ -37,6 +37,7 @@ import {
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MemoryStore, Server, type ServerOptions } from '../src/index.js';
 
+const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const GO_ECHO = 7;
@@ -298,6 +299,47 @@ describeInterop(
       try {
         const sock = await (web as Server).dial('tcp', `alice-box:${port}`, { timeoutMs: 30_000 });
         expect((await readAll(sock)).toString()).toBe('from the host of tailscaled');
+      } finally {
+        hostServer.close();
+      }
+    });
+
+    it('fetch() and curl through loopback() reach an HTTP service behind tailscaled; the loopback LocalAPI lists the real peers', async () => {
+      const hostServer = http.createServer((req, res) => res.end(`host says ${req.url}`));
+      await new Promise<void>((r) => hostServer.listen(0, '127.0.0.1', () => r()));
+      const port = (hostServer.address() as net.AddressInfo).port;
+      const w = web as Server;
+      try {
+        const res = await w.fetch(`http://alice-box:${port}/fetched`, {
+          signal: AbortSignal.timeout(30_000),
+        });
+        expect(await res.text()).toBe('host says /fetched');
+        const info = await w.loopback();
+        const { stdout } = await execFileP(
+          'curl',
+          [
+            '-sS',
+            '--max-time',
+            '20',
+            '--socks5-hostname',
+            info.address,
+            '--proxy-user',
+            `tsnet:${info.proxyCred}`,
+            `http://alice-box:${port}/curled`,
+          ],
+          { timeout: 25_000 },
+        );
+        expect(stdout).toBe('host says /curled');
+        const st = await fetch(`http://${info.address}/localapi/v0/status`, {
+          headers: {
+            'Sec-Tailscale': 'localapi',
+            Authorization: `Basic ${Buffer.from(`:${info.localApiCred}`).toString('base64')}`,
+          },
+          signal: AbortSignal.timeout(10_000),
+        });
+        const body = (await st.json()) as { Peer?: Record<string, { HostName: string }> };
+        const names = Object.values(body.Peer ?? {}).map((p) => p.HostName);
+        expect(names).toEqual(expect.arrayContaining(['alice-box', 'gopeer']));
       } finally {
         hostServer.close();
       }

@@ -2,17 +2,22 @@
 // state that survives a restart, Go's auth precedence, the interactive login, TSNET_FORCE_LOGIN,
 // typed errors for a wrong key and an unreachable control server, UDP both ways, and a node whose
 // key expires. The same behaviours against headscale and real peers: server.interop.test.ts.
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { format } from 'node:util';
+import { format, promisify } from 'node:util';
 import { TsnetError } from '@tsnet/core';
 import { TestTailnet } from '@tsnet/testcontrol';
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Server, type ServerOptions } from '../src/index.js';
+import { Server, type ServerOptions, serveHttp } from '../src/index.js';
 import { MemoryStore } from '../src/state/store.js';
 
+const execFileP = promisify(execFile);
 let tailnet: TestTailnet;
 let root = '';
 const servers: Server[] = [];
@@ -328,6 +333,98 @@ describe('listen and dial', () => {
     }
     expect(await served).toBe(2);
     ln.close();
+  });
+
+  it('fetch()/httpClient() go over the tailnet to a node:http server fed by serveHttp', async () => {
+    const ln = await a.listen('tcp', ':80');
+    const web = createServer((req, res) => res.end(`hello ${req.socket.remoteAddress} ${req.url}`));
+    const serving = serveHttp(ln, web);
+    try {
+      expect(b.httpClient()).toBe(b.httpClient());
+      const res = await b.fetch('http://udp-a/path?x=1', { signal: AbortSignal.timeout(20_000) });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(`hello ${b.tailscaleIPs().ip4} /path?x=1`);
+      // By MagicDNS name and through the dispatcher, for undici's own API.
+      const fqdn = (await a.status()).Self?.DNSName?.replace(/\.$/, '') ?? '';
+      const r2 = await request(`http://${fqdn}/d`, { dispatcher: b.httpClient().dispatcher });
+      expect(await r2.body.text()).toBe(`hello ${b.tailscaleIPs().ip4} /d`);
+      // A peer that does not exist: fetch's usual TypeError, the dial error as its cause.
+      const err = await b.fetch('http://no-such-node/').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as { cause?: { code?: string } }).cause?.code).toBe('ENOTFOUND');
+    } finally {
+      await serving.close();
+    }
+  });
+
+  it('loopback(): SOCKS5 with the proxy credential reaches a peer (curl), the LocalAPI answers with its own credential', async () => {
+    const ln = await a.listen('tcp', ':81');
+    const serving = serveHttp(
+      ln,
+      createServer((req, res) => res.end(`via socks ${req.socket.remoteAddress}`)),
+    );
+    try {
+      const info = await b.loopback();
+      expect(await b.loopback()).toEqual(info);
+      expect(info.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(info.proxyCred).not.toBe(info.localApiCred);
+      const curl = (...args: string[]) =>
+        execFileP('curl', ['-sS', '--max-time', '20', ...args], { timeout: 25_000 }).then((r) => r.stdout);
+      const body = await curl(
+        '--socks5-hostname',
+        info.address,
+        '--proxy-user',
+        `tsnet:${info.proxyCred}`,
+        'http://udp-a:81/',
+      );
+      expect(body).toBe(`via socks ${b.tailscaleIPs().ip4}`);
+      // The wrong password gets no connection.
+      await expect(
+        curl('--socks5-hostname', info.address, '--proxy-user', 'tsnet:wrong', 'http://udp-a:81/'),
+      ).rejects.toThrow();
+      // The LocalAPI on the same port: our status with the LocalAPI credential, 401/403 without it.
+      const url = `http://${info.address}/localapi/v0/status`;
+      const auth = (pw: string) => `Basic ${Buffer.from(`:${pw}`).toString('base64')}`;
+      const ok = await fetch(url, {
+        headers: { 'Sec-Tailscale': 'localapi', Authorization: auth(info.localApiCred) },
+      });
+      expect(ok.status).toBe(200);
+      const st = (await ok.json()) as { Self?: { HostName?: string } };
+      expect(st.Self?.HostName).toBe('udp-b');
+      const bad = await fetch(url, {
+        headers: { 'Sec-Tailscale': 'localapi', Authorization: auth(info.proxyCred) },
+      });
+      expect([401, 403]).toContain(bad.status);
+      await bad.body?.cancel();
+    } finally {
+      await serving.close();
+    }
+  });
+
+  it('close() shuts the loopback listener and the HTTP client', async () => {
+    const c = new Server({
+      hostname: 'loop-c',
+      controlUrl: tailnet.controlURL,
+      listenAddress: '127.0.0.1',
+      ...ephemeral(),
+      userLogf: () => {},
+    });
+    const info = await c.loopback();
+    const port = Number(info.address.split(':')[1]);
+    const f = c.httpClient();
+    await c.close();
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(Object.assign(new Error('connected'), { code: 'CONNECTED' }));
+      });
+      s.once('error', resolve);
+    });
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(f.dispatcher.destroyed).toBe(true);
+    expect(() => c.httpClient()).toThrow(/closed/);
+    await expect(c.loopback()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
   it('refuses to listen on an address that is not ours, and dialing an unknown name is ENOTFOUND', async () => {
