@@ -40,11 +40,14 @@ export {
 } from './options.js';
 export {
   type DialOptions,
+  type HostPort,
   type LoopbackInfo,
   Server,
   ServerError,
   type ServerEvents,
+  type StateInfo,
   splitHostPort,
+  type TailscaleIPs,
   type TcpNetwork,
   type UdpNetwork,
   type UpOptions,

@@ -54,10 +54,16 @@ export type TcpNetwork = 'tcp' | 'tcp4' | 'tcp6';
 /** UDP networks. */
 export type UdpNetwork = 'udp' | 'udp4' | 'udp6';
 
+/** What comes with a `'state'` event. */
+export interface StateInfo {
+  /** The login URL to show a person, with `NeedsLogin` during an interactive login. */
+  authURL?: string;
+}
+
 /** Events of a `Server`. */
 export interface ServerEvents {
   /** The backend state changed; `authURL` is set with `NeedsLogin` for an interactive login. */
-  state: [state: BackendState, info: { authURL?: string }];
+  state: [state: BackendState, info: StateInfo];
   /** A new network map from control. */
   netmap: [nm: NetworkMap];
 }
@@ -89,8 +95,31 @@ export interface LoopbackInfo {
 /** `Server` refused an operation; `code` says why (`ERR_CLOSED`, `ERR_NOT_STARTED`, `ERR_NOT_SUPPORTED`, …). */
 export class ServerError extends TsnetError {}
 
-/** Splits `host:port` / `[v6]:port` / `:port`. */
-export function splitHostPort(addr: string): { host: string; port: number } {
+/** A `host:port` split by `splitHostPort`. */
+export interface HostPort {
+  /** The host: a name, an IPv4 address, an IPv6 address without brackets, or `''` for `:port`. */
+  host: string;
+  /** The port, 0–65535. */
+  port: number;
+}
+
+/** The Tailscale addresses of a node, as `tailscaleIPs()` returns them. */
+export interface TailscaleIPs {
+  /** The IPv4 address (`100.64.0.0/10`), undefined before the node is up. */
+  ip4: string | undefined;
+  /** The IPv6 address (`fd7a:115c:a1e0::/48`), undefined before the node is up. */
+  ip6: string | undefined;
+}
+
+/**
+ * Splits `host:port` / `[v6]:port` / `:port`, as Go's `net.SplitHostPort`.
+ *
+ * @example
+ * ```ts
+ * splitHostPort('[fd7a:115c:a1e0::1]:80'); // { host: 'fd7a:115c:a1e0::1', port: 80 }
+ * ```
+ */
+export function splitHostPort(addr: string): HostPort {
   if (typeof addr !== 'string') throw new TypeError('address must be a string "host:port"');
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr) ?? /^(.*):(\d+)$/.exec(addr);
   if (m === null) throw new TypeError(`address ${JSON.stringify(addr)} is not host:port`);
@@ -331,7 +360,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#running.catch(() => {});
   }
 
-  #onControlState(s: string, info: { authURL?: string }): void {
+  #onControlState(s: string, info: StateInfo): void {
     if (this.#closed) return;
     if (s === 'NeedsLogin' && info.authURL !== undefined) {
       this.#authURL = info.authURL;
@@ -554,7 +583,7 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   /** Our IPv4 and IPv6 Tailscale addresses (empty before the node is up). */
-  tailscaleIPs(): { ip4: string | undefined; ip6: string | undefined } {
+  tailscaleIPs(): TailscaleIPs {
     const a = this.#node?.addresses ?? [];
     return { ip4: a.find((x) => x.is4())?.toString(), ip6: a.find((x) => x.is6())?.toString() };
   }
