@@ -4,13 +4,21 @@
  * simulations, where time moves only when told to.
  */
 
-/** An opaque timer handle. */
-export type TimerHandle = { readonly __timer: true } | object;
+/** An opaque timer handle: whatever the clock's `setTimeout` returned, only for its `clearTimeout`. */
+export type TimerHandle =
+  | {
+      /** A marker only; real handles are Node `Timeout`s or `FakeClock` records. */
+      readonly __timer: true;
+    }
+  | object;
 
+/** Time as the stack sees it: `systemClock` in production, `FakeClock` in tests and simulations. */
 export interface Clock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
+  /** Calls `fn` once, `ms` milliseconds from `now()`; returns a handle for `clearTimeout`. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a pending timer; a handle that already fired or was cleared is ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -46,16 +54,19 @@ export class FakeClock implements Clock {
   private seq = 0;
   private heap: FakeTimer[] = [];
 
+  /** The fake time in milliseconds: 0 at construction, moved only by `advance` and `runNext`. */
   now(): number {
     return this.t;
   }
 
+  /** Queues `fn` to run at `now() + ms` (negative `ms` counts as 0); nothing runs until time is moved. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: FakeTimer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
     this.push(timer);
     return timer;
   }
 
+  /** Cancels a timer created by this clock; idempotent. */
   clearTimeout(handle: TimerHandle): void {
     (handle as FakeTimer).cancelled = true;
   }

@@ -23,15 +23,26 @@ const MESSAGE: Record<keyof typeof ERRNO, string> = {
   EHOSTUNREACH: 'host unreachable',
 };
 
+/**
+ * The Node errno names a `NetstackError` carries: a connection's failures (`TcpErrorCode`) plus
+ * `EADDRINUSE`, `EADDRNOTAVAIL` (an address that is not the stack's) and `EHOSTUNREACH` (which
+ * the stack itself does not raise at present).
+ */
 export type NetstackErrorCode = keyof typeof ERRNO;
 
 /** An operational failure on a socket, with a Node errno `code`. */
 export class NetstackError extends Error {
+  /** The brand `NetstackError.is` checks (`Symbol.for('tsnet.error')`, so it works across copies). */
   readonly [BRAND] = true;
+  /** The errno name, as `err.code` of a Node system error (e.g. `'ECONNREFUSED'`). */
   readonly code: NetstackErrorCode;
+  /** Linux's negative errno number for `code`, as Node reports it (e.g. -111 for ECONNREFUSED). */
   readonly errno: number;
+  /** What failed: `'connect'`, `'read'`, `'write'`, `'listen'`, `'bind'`, `'send'`, `'recv'` or `'ping'`. */
   readonly syscall: string;
+  /** The address involved, when there is one: the peer's, or our own for `bind` and `listen`. */
   readonly address: string | undefined;
+  /** The port involved, when there is one. */
   readonly port: number | undefined;
 
   constructor(
@@ -53,6 +64,7 @@ export class NetstackError extends Error {
     this.port = port;
   }
 
+  /** True for any NetstackError, including one made by another installed copy of this package. */
   static is(x: unknown): x is NetstackError {
     return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
   }

@@ -34,13 +34,17 @@ import { IP_PROTOCOL, isWireError } from './wire/wire-error.js';
 
 export type { Logf };
 
+/** Options of `new Stack(…)`: the link and our addresses are required, the rest have defaults. */
 export interface StackOptions {
+  /** The link the stack sends and receives IP packets on; the stack attaches to it at once. */
   link: LinkEndpoint;
   /** The stack's own addresses, IPv4 and/or IPv6 (e.g. `['100.64.0.1', 'fd7a:115c:a1e0::1']`). */
   addresses: readonly string[];
+  /** Time source for TCP timers, reassembly expiry and pings (default `systemClock`). */
   clock?: Clock;
   /** Source of randomness for ISNs, timestamp offsets, ports and ICMP idents. */
   random?: Random32;
+  /** Where the stack logs rare events such as a path-MTU change (default: discard). */
   logf?: Logf;
   /** TCP tunables; defaults in `DEFAULT_TCP_CONFIG` (MSS is always derived from the link MTU). */
   tcp?: Partial<Omit<TcpConfig, 'mss'>>;
@@ -66,11 +70,17 @@ export interface TcpEntry {
 
 /** The parts of a connect call. */
 export interface ConnectOptions {
+  /** The peer's IP address, IPv4 or IPv6 (no name resolution). */
   host: string;
+  /** The peer's port, 1–65535. */
   port: number;
+  /** One of the stack's addresses to connect from (default: the first of the peer's family). */
   localAddress?: string;
+  /** The local port (default: a random free one in 49152–65535, RFC 6056). */
   localPort?: number;
+  /** Keep the writable side open after the peer's FIN (default false, as `net.connect`). */
   allowHalfOpen?: boolean;
+  /** Disable Nagle's algorithm from the start (as `socket.setNoDelay()`). */
   noDelay?: boolean;
 }
 
@@ -90,10 +100,15 @@ const noop: Logf = () => {};
  * client.connect({ host: '10.0.0.1', port: 80 }).on('data', (d) => console.log(String(d)));
  */
 export class Stack extends EventEmitter {
+  /** The link from `options.link`. */
   readonly link: LinkEndpoint;
+  /** The clock all of the stack's timers run on. */
   readonly clock: Clock;
+  /** Packet, TCP, UDP and ICMP counters and drops by reason; live numbers, never reset. */
   readonly counters: StackCounters = newCounters();
+  /** The stack's own addresses from `options.addresses`, as 4- or 16-byte arrays. */
   readonly addresses: readonly Uint8Array[];
+  /** The logger from `options.logf` (a no-op when none was given). */
   readonly logf: Logf;
   private readonly random: Random32;
   private readonly tcpConfig: TcpConfig;

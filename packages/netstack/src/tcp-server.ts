@@ -9,7 +9,9 @@ import type { Stack } from './stack.js';
 import type { TcpSocket } from './tcp-socket.js';
 import { formatIp } from './wire/ip-address.js';
 
+/** Options of `stack.listen(…)`, as `server.listen(options)` in `net`. */
 export interface TcpServerOptions {
+  /** The port to listen on, 0–65535; 0 picks a free one in 49152–65535 (read it from `server.port`). */
   port: number;
   /** One of the stack's addresses; all of them when absent. */
   host?: string;
@@ -21,10 +23,22 @@ export interface TcpServerOptions {
   noDelay?: boolean;
 }
 
+/**
+ * A TCP listener, as `net.Server`: emits `'listening'` (next tick), `'connection'` with each
+ * `TcpSocket` whose handshake completed, and `'close'`. Create one with `stack.listen`.
+ *
+ * @example
+ * const server = stack.listen({ port: 8080 });
+ * for await (const sock of server) sock.end('hi\n');
+ */
 export class TcpServer extends EventEmitter {
+  /** Maximum connections in SYN-RECEIVED at once; more SYNs are dropped as `syn-queue-full`. */
   readonly backlog: number;
+  /** Whether accepted sockets keep their writable side open after the peer's FIN. */
   readonly allowHalfOpen: boolean;
+  /** Whether accepted sockets start with Nagle's algorithm disabled. */
   readonly noDelay: boolean;
+  /** True until `close()` (as `net.Server#listening`). */
   listening = true;
   /** @internal Connections in SYN-RECEIVED. */
   halfOpen = 0;
@@ -32,7 +46,9 @@ export class TcpServer extends EventEmitter {
   /** @internal */
   constructor(
     private readonly stack: Stack,
+    /** The port listened on (the one chosen when `options.port` was 0). */
     readonly port: number,
+    /** The one address of ours listened on, or null for all of them. */
     readonly host: Uint8Array | null,
     options: TcpServerOptions,
   ) {
@@ -46,7 +62,15 @@ export class TcpServer extends EventEmitter {
     process.nextTick(() => this.emit('listening'));
   }
 
-  address(): { address: string; family: string; port: number } {
+  /** As `net.Server#address()`: the bound address (`'::'` when listening on all), family and port. */
+  address(): {
+    /** The address listened on, `'::'` when all of the stack's addresses. */
+    address: string;
+    /** `'IPv6'` for an IPv6 `host`, otherwise `'IPv4'`. */
+    family: string;
+    /** The port listened on. */
+    port: number;
+  } {
     const v6 = this.host !== null && this.host.length === 16;
     return { address: this.host ? formatIp(this.host) : '::', family: v6 ? 'IPv6' : 'IPv4', port: this.port };
   }

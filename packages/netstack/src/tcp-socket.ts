@@ -15,22 +15,36 @@ import { formatIp } from './wire/ip-address.js';
 
 const READ_CHUNK = 64 * 1024;
 
+/** @internal How the stack creates a socket. */
 export interface TcpSocketOptions {
+  /** Keep the writable side open after the peer's FIN. */
   allowHalfOpen: boolean;
+  /** True for an active open still in SYN-SENT; false for an accepted connection. */
   connecting: boolean;
 }
 
 /** A TCP connection as a `net.Socket`-like Duplex stream. */
 export class TcpSocket extends Duplex {
+  /** The peer's IP address (as `net.Socket#remoteAddress`). */
   readonly remoteAddress: string;
+  /** The peer's port (as `net.Socket#remotePort`). */
   readonly remotePort: number;
+  /** The peer's address family (as `net.Socket#remoteFamily`). */
   readonly remoteFamily: 'IPv4' | 'IPv6';
+  /** Our address on this connection (as `net.Socket#localAddress`). */
   readonly localAddress: string;
+  /** Our port on this connection, ephemeral for `stack.connect` (as `net.Socket#localPort`). */
   readonly localPort: number;
+  /** Our address family, always the same as `remoteFamily` (as `net.Socket#localFamily`). */
   readonly localFamily: 'IPv4' | 'IPv6';
   /** True until the handshake completes (as `net.Socket#connecting`). */
   connecting: boolean;
+  /** Payload bytes handed to the reader so far (as `net.Socket#bytesRead`). */
   bytesRead = 0;
+  /**
+   * Payload bytes accepted into the TCP send buffer so far. Unlike `net.Socket#bytesWritten`, bytes
+   * still queued in the stream (`writableLength`) are not counted.
+   */
   bytesWritten = 0;
   private readonly stack: Stack;
   private readonly entry: TcpEntry;
@@ -81,19 +95,33 @@ export class TcpSocket extends Duplex {
 
   /** TCP diagnostics for this connection (what Linux's `ss -ti` shows), a snapshot. */
   tcpInfo(): {
+    /** The RFC 9293 state name, e.g. `'ESTABLISHED'`. */
     state: string;
+    /** Send MSS in bytes: the peer's MSS option capped by our link's, lowered by ICMP path-MTU messages. */
     mss: number;
+    /** Congestion window in bytes (RFC 5681). */
     cwnd: number;
+    /** Slow-start threshold in bytes (RFC 5681). */
     ssthresh: number;
+    /** Smoothed round-trip time in ms (RFC 6298 SRTT); 0 before the first sample. */
     srttMs: number;
+    /** Current retransmission timeout in ms (RFC 6298 RTO). */
     rtoMs: number;
+    /** SACK was negotiated (RFC 2018). */
     sack: boolean;
+    /** Timestamps were negotiated (RFC 7323 §3). */
     timestamps: boolean;
+    /** Window scale shifts `[send, receive]` when negotiated (RFC 7323 §2), else null. */
     windowScale: [number, number] | null;
+    /** The congestion control algorithm running, `'cubic'` or `'newreno'`. */
     congestion: string;
+    /** Segments sent on this connection, retransmissions included. */
     segmentsOut: number;
+    /** Segments sent that carried already-sent sequence numbers. */
     retransmits: number;
+    /** Retransmission timer expiries (RFC 6298 §5.4). */
     rtos: number;
+    /** Entries into fast recovery (RFC 5681 §3.2, RFC 6675, RFC 8985). */
     recoveries: number;
   } {
     const c = this.entry.conn;
@@ -115,7 +143,15 @@ export class TcpSocket extends Duplex {
     };
   }
 
-  address(): { address: string; family: string; port: number } {
+  /** As `net.Socket#address()`: our end's address, family and port. */
+  address(): {
+    /** Our IP address on this connection. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** Our port on this connection. */
+    port: number;
+  } {
     return { address: this.localAddress, family: this.localFamily, port: this.localPort };
   }
 
@@ -146,9 +182,11 @@ export class TcpSocket extends Duplex {
     return this;
   }
 
+  /** As `net.Socket#ref()`; a no-op, since the stack holds no handle that keeps the process alive. */
   ref(): this {
     return this;
   }
+  /** As `net.Socket#unref()`; a no-op (the stack's timers never hold the process open). */
   unref(): this {
     return this;
   }
@@ -168,11 +206,16 @@ export class TcpSocket extends Duplex {
 
   // ---------------------------------------------------------------- Duplex implementation
 
+  /**
+   * Duplex implementation (called by the stream, not by users): queues `chunk` into the send buffer;
+   * `cb` waits until all of it fits, which is the backpressure `write()` returning false reflects.
+   */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.pendingWrite = { data: chunk, off: 0, cb };
     this.flushWrite();
   }
 
+  /** Duplex implementation of `end()`: sends our FIN (after the handshake if still connecting). */
   override _final(cb: (err?: Error | null) => void): void {
     const fin = () => {
       this.finRequested = true;
@@ -185,11 +228,13 @@ export class TcpSocket extends Duplex {
     else fin();
   }
 
+  /** Duplex implementation of reading: pulls from the receive buffer, which reopens the TCP window. */
   override _read(): void {
     this.wantRead = true;
     this.pump();
   }
 
+  /** Duplex implementation of `destroy()`: RST if the connection was not ended, else let it close. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdle();
     const conn = this.entry.conn;

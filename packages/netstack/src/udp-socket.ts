@@ -7,17 +7,32 @@ import { NetstackError } from './errors.js';
 import type { Stack } from './stack.js';
 import { formatIp, parseIp } from './wire/ip-address.js';
 
+/** The address family of a UDP socket, as `dgram.createSocket(type)`. */
 export type UdpSocketType = 'udp4' | 'udp6';
 
+/** The sender of a received datagram: the `rinfo` of a `'message'` event, as in `dgram`. */
 export interface RemoteInfo {
+  /** The sender's IP address. */
   address: string;
+  /** The sender's address family. */
   family: 'IPv4' | 'IPv6';
+  /** The sender's UDP port. */
   port: number;
+  /** The datagram's payload length in bytes. */
   size: number;
 }
 
 type SendCallback = (err: Error | null, bytes?: number) => void;
 
+/**
+ * A UDP socket, as `dgram.Socket`: emits `'listening'`, `'message'` `(msg: Buffer, rinfo)`,
+ * `'connect'`, `'error'` and `'close'`. Create one with `stack.createUdpSocket`. Received
+ * datagrams are Buffers over the packet the link delivered (no copy).
+ *
+ * @example
+ * const sock = stack.createUdpSocket('udp4').bind(53);
+ * sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+ */
 export class UdpSocket extends EventEmitter {
   /** @internal */
   readonly _family: 4 | 6;
@@ -31,6 +46,7 @@ export class UdpSocket extends EventEmitter {
   /** @internal Use `stack.createUdpSocket`. */
   constructor(
     private readonly stack: Stack,
+    /** The family given to `createUdpSocket`: a socket sends and receives only that family. */
     readonly type: UdpSocketType,
   ) {
     super();
@@ -53,7 +69,15 @@ export class UdpSocket extends EventEmitter {
     return this;
   }
 
-  address(): { address: string; family: string; port: number } {
+  /** As `dgram.Socket#address()`: where the socket is bound. */
+  address(): {
+    /** The bound address, `'0.0.0.0'` or `'::'` when bound to all of the stack's addresses. */
+    address: string;
+    /** `'IPv4'` for `'udp4'`, `'IPv6'` for `'udp6'`. */
+    family: string;
+    /** The bound port; 0 before `bind` (or the first `send`). */
+    port: number;
+  } {
     return {
       address: this._boundAddress ? formatIp(this._boundAddress) : this._family === 4 ? '0.0.0.0' : '::',
       family: this._family === 4 ? 'IPv4' : 'IPv6',
@@ -127,7 +151,14 @@ export class UdpSocket extends EventEmitter {
   }
 
   /** The connected peer, as `dgram.Socket#remoteAddress`. */
-  remoteAddress(): { address: string; family: string; port: number } {
+  remoteAddress(): {
+    /** The peer's IP address. */
+    address: string;
+    /** `'IPv4'` or `'IPv6'`. */
+    family: string;
+    /** The peer's port. */
+    port: number;
+  } {
     if (!this.remote) throw new Error('socket is not connected');
     return {
       address: this.remote.address,
@@ -144,6 +175,7 @@ export class UdpSocket extends EventEmitter {
     return true;
   }
 
+  /** Unbinds the socket and emits `'close'` on the next tick (as `dgram.Socket#close`); idempotent. */
   close(callback?: () => void): this {
     if (this.closed) return this;
     this.closed = true;
@@ -153,9 +185,11 @@ export class UdpSocket extends EventEmitter {
     return this;
   }
 
+  /** As `dgram.Socket#ref()`; a no-op, since the socket holds no handle that keeps the process alive. */
   ref(): this {
     return this;
   }
+  /** As `dgram.Socket#unref()`; a no-op. */
   unref(): this {
     return this;
   }

@@ -9,6 +9,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { type Random32, seededRandom } from '../random.js';
 import type { LinkEndpoint } from './link.js';
 
+/** Seeded fault injection, applied per packet and direction; each probability defaults to 0. */
 export interface PipeFaults {
   /** Probability a packet is dropped (0..1). */
   loss?: number;
@@ -20,9 +21,11 @@ export interface PipeFaults {
   corrupt?: number;
 }
 
+/** Options of `createPipe`; both directions get the same settings. */
 export interface PipeOptions {
-  /** MTU of both ends (default 1280). */
+  /** MTU of both ends (default 1280); larger packets are dropped and counted as `oversize`. */
   mtu?: number;
+  /** Time source for delays and the bottleneck (default `systemClock`; a `FakeClock` makes runs exact). */
   clock?: Clock;
   /** One-way delay in ms (default 1). */
   delayMs?: number;
@@ -30,6 +33,7 @@ export interface PipeOptions {
   rateBps?: number;
   /** Packets the bottleneck queue holds before dropping (default 1000). */
   queueLimit?: number;
+  /** Loss, duplication, reordering and corruption to inject (default none). */
   faults?: PipeFaults;
   /** Extra hold-back for reordered packets (default 2 × delayMs + 1). */
   reorderDelayMs?: number;
@@ -39,13 +43,21 @@ export interface PipeOptions {
 
 /** Per-direction counters. */
 export interface PipeStats {
+  /** Packets written at this end (`writePacket` calls), dropped ones included. */
   sent: number;
+  /** Packets handed to the other end's receiver, duplicates included. */
   delivered: number;
+  /** Packets dropped by the `loss` fault. */
   lost: number;
+  /** Packets delivered a second time by the `duplicate` fault. */
   duplicated: number;
+  /** Packets held back by the `reorder` fault. */
   reordered: number;
+  /** Packets with one bit flipped by the `corrupt` fault (they are still delivered). */
   corrupted: number;
+  /** Packets dropped because `queueLimit` packets were already queued (drop-tail, only with `rateBps`). */
   queueDrops: number;
+  /** Packets dropped for exceeding the MTU. */
   oversize: number;
 }
 
@@ -163,8 +175,16 @@ class PipeEnd implements LinkEndpoint {
 
 /** The two ends of a pipe and their counters (`a.stats` counts what `a` sent). */
 export interface Pipe {
-  a: LinkEndpoint & { readonly stats: PipeStats };
-  b: LinkEndpoint & { readonly stats: PipeStats };
+  /** One end: give it to one `Stack` (or device); what it writes arrives at `b`. */
+  a: LinkEndpoint & {
+    /** What this end sent and what became of it. */
+    readonly stats: PipeStats;
+  };
+  /** The other end: what it writes arrives at `a`. */
+  b: LinkEndpoint & {
+    /** What this end sent and what became of it. */
+    readonly stats: PipeStats;
+  };
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import { seqGe } from './seq.js';
 
+/** Congestion control: `'newreno'` (RFC 5681, RFC 6582) or `'cubic'` (RFC 9438, HyStart++ RFC 9406). */
 export type CongestionAlgorithm = 'newreno' | 'cubic';
 
 export interface CongestionControl {

@@ -23,11 +23,18 @@ export type TcpState =
 /** Why a connection failed, as Node errno names. */
 export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT';
 
+/**
+ * TCP tunables of a stack (`StackOptions.tcp`, defaults in `DEFAULT_TCP_CONFIG`). Sizes are in
+ * bytes, times in milliseconds.
+ */
 export interface TcpConfig {
   /** The MSS we announce: the largest segment payload our link can carry (MTU − 40 or − 60). */
   mss: number;
+  /** Send buffer per connection in bytes (default 1 MiB): unacknowledged plus not-yet-sent data. */
   sendBufferSize: number;
+  /** Receive buffer per connection in bytes (default 1 MiB): the largest window we advertise. */
   recvBufferSize: number;
+  /** The congestion control algorithm of new connections (default `'cubic'`). */
   congestion: CongestionAlgorithm;
   /** Offer SACK (RFC 2018). */
   sack: boolean;
@@ -45,17 +52,21 @@ export interface TcpConfig {
   delayedAckMs: number;
   /** Time spent in TIME-WAIT: 2 × MSL (RFC 9293 §3.4.2). */
   timeWaitMs: number;
+  /** Lower bound of the retransmission timeout (default 200 ms as Linux; RFC 6298 §2.4 says 1 s). */
   rtoMinMs: number;
   /** Retransmissions of one segment before the connection fails with ETIMEDOUT. */
   maxRetries: number;
   /** Retransmissions of a SYN before connecting fails with ETIMEDOUT. */
   synRetries: number;
-  /** Keepalive timing (RFC 9293 §3.8.4), used once keepalive is enabled. */
+  /** Idle time before the first keepalive probe (RFC 9293 §3.8.4), used once keepalive is enabled. */
   keepIdleMs: number;
+  /** Time between unanswered keepalive probes (default 75 s, Linux's `tcp_keepalive_intvl`). */
   keepIntervalMs: number;
+  /** Unanswered keepalive probes before the connection fails with ETIMEDOUT (default 9, as Linux). */
   keepCount: number;
 }
 
+/** The defaults `StackOptions.tcp` overrides: Linux's choices where RFC 9293 leaves one open. */
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   mss: 1240,
   sendBufferSize: 1 << 20,
