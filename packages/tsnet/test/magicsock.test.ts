@@ -164,4 +164,60 @@ describe('Magicsock', () => {
     a.ms.send(wg('x'), NodePrivate.generate().public().toString());
     expect(a.ms.counters.dropSendUnknownPeer).toBe(1);
   });
+
+  it('the first handshake of a peer not yet in our netmap is held and replayed when the netmap names it', async () => {
+    const map = await derpMap();
+    const a = await side();
+    const b = await side();
+    a.ms.setDerpMap(map);
+    b.ms.setDerpMap(map);
+    await until(
+      'derp connected',
+      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
+    );
+    const aKey = a.key.public().toString();
+    const bKey = b.key.public().toString();
+    // b knows a; a's netmap does not name b yet (control is a moment behind).
+    b.ms.setPeers([{ nodeKey: a.key.public(), discoKey: a.ms.discoPublic, homeDerp: 900, endpoints: [] }]);
+    const init = Buffer.alloc(148, 7);
+    init.writeUInt32LE(1, 0);
+    b.ms.send(init, aKey);
+    b.ms.send(wg('not held'), aKey);
+    await until('both over DERP', () => a.got.length >= 2);
+    expect(a.ms.counters.heldInitiations).toBe(1);
+    expect(a.got.length).toBe(2);
+    a.ms.setPeers([{ nodeKey: b.key.public(), discoKey: b.ms.discoPublic, homeDerp: 900, endpoints: [] }]);
+    // Replayed synchronously, from b's key, byte for byte; only the initiation.
+    expect(a.ms.counters.replayedInitiations).toBe(1);
+    expect(a.got.length).toBe(3);
+    expect(a.got[2]).toEqual({ data: init.toString(), from: bKey });
+    a.ms.setPeers([{ nodeKey: b.key.public(), discoKey: b.ms.discoPublic, homeDerp: 900, endpoints: [] }]);
+    expect(a.ms.counters.replayedInitiations).toBe(1);
+  });
+
+  it('packets to a peer with no home region yet are sent once the netmap gives it one', async () => {
+    const map = await derpMap();
+    const a = await side({ disableDirect: true });
+    const b = await side();
+    a.ms.setDerpMap(map);
+    b.ms.setDerpMap(map);
+    await until(
+      'derp connected',
+      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
+    );
+    const bKey = b.key.public().toString();
+    const peerB = (homeDerp: number) => ({
+      nodeKey: b.key.public(),
+      discoKey: b.ms.discoPublic,
+      homeDerp,
+      endpoints: [],
+    });
+    a.ms.setPeers([peerB(0)]);
+    a.ms.send(wg('before the region'), bKey);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.got.length).toBe(0);
+    a.ms.setPeers([peerB(900)]);
+    await until('the held datagram', () => b.got.find((g) => g.data.endsWith('before the region')));
+    expect(a.ms.peerPath(bKey)?.txDerp).toBe(1);
+  });
 });

@@ -10,7 +10,7 @@ import {
   TRUST_UDP_ADDR_MS,
   UPGRADE_INTERVAL_MS,
 } from './constants.js';
-import { type EndpointIO, PeerEndpoint } from './endpoint.js';
+import { type EndpointIO, NO_PATH_HOLD_TTL_MS, PeerEndpoint } from './endpoint.js';
 
 interface Sent {
   via: 'udp' | 'derp';
@@ -172,5 +172,32 @@ describe('PeerEndpoint path choice', () => {
       expect(upgraded).toBe(latency > 5);
       expect(io.directEnabled).toBe(true);
     }
+  });
+
+  it('holds packets for a peer with no path yet and sends the fresh ones once its home region is known', () => {
+    const { io, sent } = setup();
+    const ep = new PeerEndpoint(NodePrivate.generate().public(), io);
+    ep.update(DiscoPrivate.generate().public(), 0, []);
+    // Six packets with no DERP region and no direct address: nothing goes out, the last four wait.
+    for (let i = 0; i < 6; i++) expect(ep.send(new Uint8Array([i]), i)).toBe(true);
+    expect(sent.length).toBe(0);
+    expect(ep.stats.heldNoPath).toBe(6);
+    ep.update(ep.discoKey, 900, [], 100);
+    expect(sent.map((x) => `${x.via}:${x.to}`)).toEqual(['derp:900', 'derp:900', 'derp:900', 'derp:900']);
+    expect(ep.stats.sentHeld).toBe(4);
+    // Sent once: a later update sends nothing more.
+    ep.update(ep.discoKey, 900, [], 200);
+    expect(sent.length).toBe(4);
+  });
+
+  it('drops held packets older than the hold time (WireGuard has sent a fresh initiation by then)', () => {
+    const { io, sent } = setup();
+    const ep = new PeerEndpoint(NodePrivate.generate().public(), io);
+    ep.update(undefined, 0, []);
+    ep.send(D, 0);
+    ep.send(D, 4_000);
+    ep.update(undefined, 900, [], NO_PATH_HOLD_TTL_MS + 1);
+    expect(sent.length).toBe(1);
+    expect(ep.stats.sentHeld).toBe(1);
   });
 });

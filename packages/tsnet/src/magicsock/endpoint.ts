@@ -39,6 +39,16 @@ export interface EndpointIO {
   pathChanged(ep: PeerEndpoint): void;
 }
 
+/**
+ * Packets sent while a peer has no path at all (no home DERP region yet, no direct address) are
+ * held, at most this many, and sent once the netmap gives it one. A new peer reports its home
+ * region to control a moment after it registers; without this, our first handshake to it is lost
+ * and WireGuard retries only after REKEY_TIMEOUT (5 s).
+ */
+export const NO_PATH_HOLD_MAX = 4;
+/** How long a held packet is worth sending: WireGuard sends a fresh initiation after 5 s anyway. */
+export const NO_PATH_HOLD_TTL_MS = 5_000;
+
 interface Candidate {
   addr: AddrPort;
   lastPing: number;
@@ -78,7 +88,8 @@ export class PeerEndpoint {
   #lastFullPing = Number.NEGATIVE_INFINITY;
   #lastCallMeMaybe = Number.NEGATIVE_INFINITY;
   #lastHeartbeat = Number.NEGATIVE_INFINITY;
-  readonly stats = { txDirect: 0, txDerp: 0, rxDirect: 0, rxDerp: 0 };
+  readonly stats = { txDirect: 0, txDerp: 0, rxDirect: 0, rxDerp: 0, heldNoPath: 0, sentHeld: 0 };
+  #held: { pkt: Uint8Array; at: number }[] = [];
   readonly #io: EndpointIO;
 
   constructor(nodeKey: NodePublic, io: EndpointIO) {
@@ -88,7 +99,12 @@ export class PeerEndpoint {
   }
 
   /** Applies the peer's netmap fields. Returns addresses no longer candidates (to unmap). */
-  update(discoKey: DiscoPublic | undefined, homeDerp: number, endpoints: readonly AddrPort[]): void {
+  update(
+    discoKey: DiscoPublic | undefined,
+    homeDerp: number,
+    endpoints: readonly AddrPort[],
+    now = Number.NEGATIVE_INFINITY,
+  ): void {
     if (discoKey !== undefined && (this.discoKey === undefined || !this.discoKey.equals(discoKey))) {
       if (this.discoKey !== undefined)
         this.#io.logf('magicsock: peer %s has a new disco key', this.nodeKey.shortString());
@@ -98,6 +114,19 @@ export class PeerEndpoint {
     }
     this.homeDerp = homeDerp;
     for (const a of endpoints) this.addCandidate(a, false);
+    if (this.#held.length > 0 && homeDerp !== 0) this.#sendHeld(now);
+  }
+
+  /** Sends what was held for want of a path, if still fresh, through the home region. */
+  #sendHeld(now: number): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) {
+      if (now - h.at >= NO_PATH_HOLD_TTL_MS) continue;
+      this.stats.sentHeld++;
+      this.stats.txDerp++;
+      this.#io.sendDerp(this.homeDerp, this.nodeKey, h.pkt);
+    }
   }
 
   /** Forgets the direct path and pings in flight (the peer restarted). */
@@ -156,6 +185,12 @@ export class PeerEndpoint {
     if (this.homeDerp !== 0) {
       ok = this.#io.sendDerp(this.homeDerp, this.nodeKey, pkt) || ok;
       this.stats.txDerp++;
+    } else if (this.#best === undefined || !this.#io.directEnabled) {
+      // No path yet: hold it (a copy; the caller reuses its buffer) until the netmap gives one.
+      if (this.#held.length >= NO_PATH_HOLD_MAX) this.#held.shift();
+      this.#held.push({ pkt: pkt.slice(), at: now });
+      this.stats.heldNoPath++;
+      return true;
     }
     this.#discover(now);
     return ok;

@@ -96,6 +96,10 @@ export interface MagicsockCounters {
   dropSendUnknownPeer: number;
   dropSendClosed: number;
   udpSendErrors: number;
+  /** WireGuard handshake initiations over DERP from a node key not (yet) in our netmap, held. */
+  heldInitiations: number;
+  /** Held initiations handed to WireGuard once the netmap named their sender. */
+  replayedInitiations: number;
 }
 
 function newCounters(): MagicsockCounters {
@@ -112,11 +116,27 @@ function newCounters(): MagicsockCounters {
     dropSendUnknownPeer: 0,
     dropSendClosed: 0,
     udpSendErrors: 0,
+    heldInitiations: 0,
+    replayedInitiations: 0,
   };
 }
 
 const TICK_MS = 1_000;
 const UNKNOWN_PREFIX = 'udp:';
+/**
+ * A new node's first handshake often reaches us before control's netmap naming it does; WireGuard
+ * drops it and the initiator retries only after REKEY_TIMEOUT (5 s). We hold the last initiation
+ * per unknown DERP sender (the DERP server vouches for the sender's key) for that long and replay
+ * it when the netmap adds the peer, so a new node's first connection takes milliseconds, not 5 s.
+ */
+const HELD_INIT_MAX = 16;
+/** How long a held initiation stays useful: the initiator sends a fresh one after REKEY_TIMEOUT. */
+const HELD_INIT_TTL_MS = 5_000;
+/** A WireGuard handshake initiation: type 1 (u32 little-endian), 148 bytes. */
+function isInitiation(p: Uint8Array): boolean {
+  return p.length === 148 && p[0] === 1 && p[1] === 0 && p[2] === 0 && p[3] === 0;
+}
+
 /** Bound on the UDP source → peer map (a peer may ping from many ports). */
 const MAX_ADDR_MAP = 4096;
 
@@ -132,6 +152,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   readonly #peers = new Map<string, PeerEndpoint>();
   readonly #byDisco = new Map<string, PeerEndpoint>();
   readonly #byAddr = new Map<string, PeerEndpoint>();
+  readonly #heldInits = new Map<string, { pkt: Uint8Array; at: number }>();
   readonly #io: EndpointIO;
   #socket: dgram.Socket | undefined;
   #localPort = 0;
@@ -295,7 +316,10 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     this.#stun();
   }
 
-  /** Replaces the peer set from the netmap (adds, updates, removes). */
+  /**
+   * Replaces the peer set from the netmap (adds, updates, removes). Call it after WireGuard knows
+   * the peers: a held first handshake from a peer this adds is handed to WireGuard at once.
+   */
   setPeers(peers: readonly MagicPeer[]): void {
     const keep = new Set<string>();
     for (const p of peers) {
@@ -307,7 +331,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
         this.#peers.set(k, ep);
       }
       const oldDisco = ep.discoKey?.toString();
-      ep.update(p.discoKey, p.homeDerp, p.endpoints);
+      ep.update(p.discoKey, p.homeDerp, p.endpoints, this.#clock.now());
       if (oldDisco !== undefined && oldDisco !== ep.discoKey?.toString()) this.#byDisco.delete(oldDisco);
       if (ep.discoKey !== undefined) this.#byDisco.set(ep.discoKey.toString(), ep);
     }
@@ -317,6 +341,34 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
       if (ep.discoKey !== undefined) this.#byDisco.delete(ep.discoKey.toString());
       for (const [a, e] of this.#byAddr) if (e === ep) this.#byAddr.delete(a);
     }
+    if (this.#heldInits.size > 0) this.#replayHeldInitiations();
+  }
+
+  #holdInitiation(key: string, pkt: Uint8Array): void {
+    this.#heldInits.delete(key);
+    if (this.#heldInits.size >= HELD_INIT_MAX) {
+      const oldest = this.#heldInits.keys().next().value;
+      if (oldest !== undefined) this.#heldInits.delete(oldest);
+    }
+    this.#heldInits.set(key, { pkt: pkt.slice(), at: this.#clock.now() });
+    this.counters.heldInitiations++;
+  }
+
+  /** Hands WireGuard the held initiations of senders the netmap now names (fresh ones only). */
+  #replayHeldInitiations(): void {
+    const now = this.#clock.now();
+    for (const [key, h] of this.#heldInits) {
+      if (now - h.at >= HELD_INIT_TTL_MS) {
+        this.#heldInits.delete(key);
+        continue;
+      }
+      const ep = this.#peers.get(key);
+      if (ep === undefined) continue;
+      this.#heldInits.delete(key);
+      this.counters.replayedInitiations++;
+      ep.stats.rxDerp++;
+      this.#receive?.(h.pkt, key);
+    }
   }
 
   /** A peer told us its disco key in-band (TSMP `'a'`): use it until control says otherwise. */
@@ -324,7 +376,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     const ep = this.#peers.get(nodeKey);
     if (ep === undefined || ep.discoKey?.equals(disco) === true) return;
     if (ep.discoKey !== undefined) this.#byDisco.delete(ep.discoKey.toString());
-    ep.update(disco, ep.homeDerp, []);
+    ep.update(disco, ep.homeDerp, [], this.#clock.now());
     this.#byDisco.set(disco.toString(), ep);
   }
 
@@ -380,6 +432,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     const key = src.toString();
     const ep = this.#peers.get(key);
     if (ep !== undefined) ep.stats.rxDerp++;
+    else if (isInitiation(pkt)) this.#holdInitiation(key, pkt);
     this.counters.rxDerpWireguard++;
     // The packet aliases the DERP client's read buffer; WireGuard decrypts in place.
     this.#receive?.(pkt.slice(), key);
