@@ -69,24 +69,41 @@ export const CLIENT_READ_TIMEOUT_MS = 120_000;
  * | 15 | Restarting | S→C | reconnect-in ms (u32 BE) ‖ try-for ms (u32 BE) |
  */
 export const FRAME_TYPE = {
+  /** `FrameServerKey`: the server's first frame, magic and its key. */
   ServerKey: 0x01,
+  /** `FrameClientInfo`: the client's first frame, its key and sealed ClientInfo JSON. */
   ClientInfo: 0x02,
+  /** `FrameServerInfo`: sent once the server has registered the client; sealed ServerInfo JSON. */
   ServerInfo: 0x03,
+  /** `FrameSendPacket`: a client asks the server to relay a packet to a key. */
   SendPacket: 0x04,
+  /** `FrameRecvPacket`: the server delivers a relayed packet, with its source key. */
   RecvPacket: 0x05,
+  /** `FrameKeepAlive`: the server's periodic no-op (every `KEEP_ALIVE_MS` plus jitter). */
   KeepAlive: 0x06,
+  /** `FrameNotePreferred`: the client says whether this server is its home. */
   NotePreferred: 0x07,
+  /** `FramePeerGone`: a peer this client heard from left, or a destination is not here. */
   PeerGone: 0x08,
+  /** `FramePeerPresent`: to mesh watchers, a client connected (with its address and flags). */
   PeerPresent: 0x09,
+  /** `FrameForwardPacket`: a mesh peer hands over a packet for a client connected here. */
   ForwardPacket: 0x0a,
+  /** `FrameWatchConns`: a mesh client subscribes to PeerPresent/PeerGone for all clients. */
   WatchConns: 0x10,
+  /** `FrameClosePeer`: a mesh client asks the server to close a peer's connections. */
   ClosePeer: 0x11,
+  /** `FramePing`: 8 bytes to echo in a Pong; either side may send it. */
   Ping: 0x12,
+  /** `FramePong`: the answer to a Ping, with its 8 bytes. */
   Pong: 0x13,
+  /** `FrameHealth`: the server reports a problem with this connection (empty text clears it). */
   Health: 0x14,
+  /** `FrameRestarting`: the server is restarting; when to reconnect and for how long to try. */
   Restarting: 0x15,
 } as const;
 
+/** A frame type's name, the key of `FRAME_TYPE` (Go's `FrameType` constant without `Frame`). */
 export type FrameTypeName = keyof typeof FRAME_TYPE;
 
 /** The name of a known frame type byte, or `undefined`. */
@@ -110,8 +127,11 @@ export const PEER_GONE_REASON = {
 
 /** `PeerPresentFlags` bits. A modern server always sends a non-zero value. */
 export const PEER_PRESENT_FLAGS = {
+  /** `PeerPresentIsRegular`: an ordinary client (set when no other bit applies). */
   IsRegular: 1 << 0,
+  /** `PeerPresentIsMeshPeer`: the client presented the mesh key (another server of the region). */
   IsMeshPeer: 1 << 1,
+  /** `PeerPresentIsProber`: the client said `IsProber` in its ClientInfo. */
   IsProber: 1 << 2,
   /** The client said this server is not its region's first (ideal) node. */
   NotIdeal: 1 << 3,

@@ -27,39 +27,149 @@ import {
 
 /** A parsed frame. Byte fields alias the payload they were parsed from. */
 export type DerpFrame =
-  | { type: 'ServerKey'; serverKey: Uint8Array }
-  | { type: 'ClientInfo'; clientKey: Uint8Array; sealed: Uint8Array }
-  | { type: 'ServerInfo'; sealed: Uint8Array }
-  | { type: 'SendPacket'; dst: Uint8Array; packet: Uint8Array }
-  | { type: 'RecvPacket'; src: Uint8Array; packet: Uint8Array }
-  | { type: 'KeepAlive' }
-  | { type: 'NotePreferred'; preferred: boolean }
-  | { type: 'PeerGone'; peer: Uint8Array; reason: number }
+  | {
+      /** Server → client, first: the magic and the server's key. */
+      type: 'ServerKey';
+      /** The server's 32-byte public key. */
+      serverKey: Uint8Array;
+    }
+  | {
+      /** Client → server, first: the client's key and its sealed ClientInfo JSON. */
+      type: 'ClientInfo';
+      /** The client's 32-byte public key. */
+      clientKey: Uint8Array;
+      /** The NaCl box of the ClientInfo JSON (nonce first). */
+      sealed: Uint8Array;
+    }
+  | {
+      /** Server → client, once the client is registered: the sealed ServerInfo JSON. */
+      type: 'ServerInfo';
+      /** The NaCl box of the ServerInfo JSON (nonce first). */
+      sealed: Uint8Array;
+    }
+  | {
+      /** Client → server: relay a packet to a peer. */
+      type: 'SendPacket';
+      /** The destination's 32-byte public key. */
+      dst: Uint8Array;
+      /** The packet. */
+      packet: Uint8Array;
+    }
+  | {
+      /** Server → client: a packet relayed from a peer. */
+      type: 'RecvPacket';
+      /** The sender's 32-byte public key. */
+      src: Uint8Array;
+      /** The packet. */
+      packet: Uint8Array;
+    }
+  | {
+      /** Server → client: no payload; the connection is alive. */
+      type: 'KeepAlive';
+    }
+  | {
+      /** Client → server: whether this is the client's home server. */
+      type: 'NotePreferred';
+      /** True for the home server. */
+      preferred: boolean;
+    }
+  | {
+      /** Server → client: a peer this client heard from left, or a destination is not here. */
+      type: 'PeerGone';
+      /** The peer's 32-byte public key. */
+      peer: Uint8Array;
+      /** 0 disconnected, 1 not here (`PEER_GONE_REASON`). */
+      reason: number;
+    }
   | PeerPresentFrame
-  | { type: 'ForwardPacket'; src: Uint8Array; dst: Uint8Array; packet: Uint8Array }
-  | { type: 'WatchConns' }
-  | { type: 'ClosePeer'; peer: Uint8Array }
-  | { type: 'Ping'; data: Uint8Array }
-  | { type: 'Pong'; data: Uint8Array }
-  | { type: 'Health'; problem: string }
-  | { type: 'Restarting'; reconnectInMs: number; tryForMs: number }
-  | { type: 'Unknown'; frameType: number; payload: Uint8Array }
-  | { type: 'Invalid'; frameType: number; reason: string };
+  | {
+      /** Mesh server → server: a packet forwarded between servers of a region. */
+      type: 'ForwardPacket';
+      /** The sender's 32-byte public key. */
+      src: Uint8Array;
+      /** The destination's 32-byte public key. */
+      dst: Uint8Array;
+      /** The packet. */
+      packet: Uint8Array;
+    }
+  | {
+      /** Mesh client → server: send PeerPresent/PeerGone for every client (needs the mesh key). */
+      type: 'WatchConns';
+    }
+  | {
+      /** Mesh client → server: close every connection of a peer (needs the mesh key). */
+      type: 'ClosePeer';
+      /** The peer's 32-byte public key. */
+      peer: Uint8Array;
+    }
+  | {
+      /** Either way: echo `data` in a Pong. */
+      type: 'Ping';
+      /** 8 bytes. */
+      data: Uint8Array;
+    }
+  | {
+      /** Either way: the answer to a Ping. */
+      type: 'Pong';
+      /** The 8 bytes of the Ping. */
+      data: Uint8Array;
+    }
+  | {
+      /** Server → client: a problem with the connection (empty text: none). */
+      type: 'Health';
+      /** The problem, as text. */
+      problem: string;
+    }
+  | {
+      /** Server → client: the server is restarting. */
+      type: 'Restarting';
+      /** Wait this long before reconnecting. */
+      reconnectInMs: number;
+      /** Keep trying for this long. */
+      tryForMs: number;
+    }
+  | {
+      /** A frame type this implementation does not know (skipped, as Go does). */
+      type: 'Unknown';
+      /** The frame type byte. */
+      frameType: number;
+      /** The payload. */
+      payload: Uint8Array;
+    }
+  | {
+      /** A known frame type with a malformed payload (parse only). */
+      type: 'Invalid';
+      /** The frame type byte. */
+      frameType: number;
+      /** What is wrong with it. */
+      reason: string;
+    };
 
 /**
  * PeerPresent: a key, then (servers since 2024) the client's address, then (later) flags.
  * `ip` is 16 bytes (IPv4 as `::ffff:a.b.c.d`); absent fields were not sent by an older server.
  */
 export interface PeerPresentFrame {
+  /** Server → mesh watcher (a WatchConns client): a client connected. */
   type: 'PeerPresent';
+  /** The peer's 32-byte public key. */
   peer: Uint8Array;
+  /** The peer's IP as 16 bytes (IPv4 mapped), if sent. */
   ip?: Uint8Array;
+  /** The peer's port, if sent. */
   port?: number;
+  /** `PEER_PRESENT_FLAGS` bits, if sent. */
   flags?: number;
 }
 
 /** A frame that can be emitted (everything but the parse-only `Invalid`). */
-export type EmittableFrame = Exclude<DerpFrame, { type: 'Invalid' }>;
+export type EmittableFrame = Exclude<
+  DerpFrame,
+  {
+    /** The parse-only kind. */
+    type: 'Invalid';
+  }
+>;
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();

@@ -29,9 +29,11 @@ export interface ClientInfo {
 
 /** What the server tells a client after accepting it. */
 export interface ServerInfo {
+  /** The protocol version the server speaks (`PROTOCOL_VERSION`, 2); 0 when the JSON left it out. */
   version: number;
   /** The server's advertised receive rate limit (bytes per second including framing); 0 = none. */
   tokenBucketBytesPerSecond: number;
+  /** The burst of that limit, in bytes; 0 = none. */
   tokenBucketBytesBurst: number;
 }
 
@@ -49,6 +51,7 @@ export function clientInfoJSON(info: ClientInfo): string {
   return JSON.stringify(o);
 }
 
+/** Go's `json:"…"` names for ServerInfo; zero fields are left out, as Go's `omitempty` does. */
 export function serverInfoJSON(info: ServerInfo): string {
   const o: Record<string, unknown> = {};
   if (info.version !== 0) o.version = info.version;
@@ -120,7 +123,17 @@ export function openClientInfo(
   crypto: CryptoProvider,
   serverPrivate: Uint8Array,
   payload: Uint8Array,
-): { clientKey: Uint8Array; info: ClientInfo } | { error: string } {
+):
+  | {
+      /** The client's 32-byte public key (a copy). */
+      clientKey: Uint8Array;
+      /** What the client said about itself. */
+      info: ClientInfo;
+    }
+  | {
+      /** Why the ClientInfo was refused; the server closes the connection. */
+      error: string;
+    } {
   if (payload.length > MAX_CLIENT_INFO_LEN) return { error: 'long client info' };
   if (payload.length < KEY_LEN + 24) return { error: 'short client info' };
   const clientKey = payload.slice(0, KEY_LEN);

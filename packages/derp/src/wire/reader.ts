@@ -24,21 +24,27 @@
 import { FRAME_HEADER_LEN, MAX_FRAME_LEN } from './constants.js';
 import { readFrameLength } from './frames.js';
 
-/** One raw frame: its type byte and payload (aliasing; valid until the next call). */
+/** One raw frame: its type byte and payload (aliasing; valid until the next `push`). */
 export interface RawFrame {
+  /** The frame's type byte (`FRAME_TYPE`; unknown values are passed through). */
   frameType: number;
+  /** The payload, without the 5-byte header; a view, not a copy. */
   payload: Uint8Array;
 }
 
 /** What `next()` returns when the stream is broken beyond repair. */
 export interface ReaderFailure {
+  /** Always -1, which tells a failure from a `RawFrame` (`isReaderFailure`). */
   frameType: -1;
+  /** A frame announced a payload over `maxFrameLen`: the stream cannot be resynchronised. */
   error: 'TooLarge';
-  /** The type and announced length of the offending frame. */
+  /** The type byte of the offending frame. */
   offendingType: number;
+  /** The payload length the offending frame's header announced, in bytes. */
   length: number;
 }
 
+/** Options of `FrameReader`. */
 export interface FrameReaderOptions {
   /** The largest payload accepted; default 1 MiB (`MAX_FRAME_LEN`). */
   maxFrameLen?: number;
@@ -47,6 +53,10 @@ export interface FrameReaderOptions {
 const INITIAL_BUFFER = 64 * 1024 + 64;
 const KEEP_BUFFER_MAX = 256 * 1024;
 
+/**
+ * Splits the DERP byte stream into frames, holding at most one partial frame (see the module doc
+ * for aliasing and the usage loop).
+ */
 export class FrameReader {
   readonly #maxFrameLen: number;
   /** Partial frame being assembled: bytes [0, #pendLen) of #pend. */

@@ -9,7 +9,9 @@
  * one answers any well-formed binding request (a deviation: it helps any STUN client).
  */
 
+/** The STUN message header: type (2) ‖ length (2) ‖ magic cookie (4) ‖ transaction id (12), in bytes. */
 export const STUN_HEADER_LEN = 20;
+/** RFC 5389's magic cookie 0x2112A442, bytes 4–7 of every STUN message; also the XOR key of addresses. */
 export const STUN_MAGIC_COOKIE: Uint8Array = new Uint8Array([0x21, 0x12, 0xa4, 0x42]);
 const BINDING_REQUEST = 0x0001;
 const BINDING_SUCCESS = 0x0101;
