@@ -4,7 +4,9 @@
  * from ServerInfo (`derp.Client.setSendRateLimiter`).
  */
 export class TokenBucket {
+  /** The refill rate, in bytes (tokens) per second. */
   readonly bytesPerSecond: number;
+  /** The bucket's capacity in bytes; it starts full. */
   readonly burst: number;
   #tokens: number;
   #last: number;

@@ -12,13 +12,17 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
+/** What a `ByteTransport` calls back with. */
 export interface TransportHandlers {
+  /** The next bytes of the stream, in order; chunk boundaries mean nothing (not frames). */
   onData(chunk: Uint8Array): void;
+  /** The transport's buffer emptied after `needDrain`: queued frames may be written again. */
   onDrain(): void;
   /** Called once, when the transport is closed for any reason. */
   onClose(error?: Error): void;
 }
 
+/** One DERP byte stream, whatever carries it (see the module doc for batching and backpressure). */
 export interface ByteTransport {
   /** Writes the chunks in order as one batch. Takes ownership of the chunks. */
   writeBatch(chunks: readonly Uint8Array[]): void;
@@ -26,17 +30,21 @@ export interface ByteTransport {
   readonly needDrain: boolean;
   /** Bytes buffered by the transport and not yet sent. */
   readonly bufferedBytes: number;
+  /** Installs (or replaces) the handlers and starts delivering data. */
   setHandlers(h: TransportHandlers): void;
   /** Stops delivering data until `resume` (backpressure toward the peer). */
   pause(): void;
+  /** Delivers data again after `pause`. */
   resume(): void;
   /** Ends the stream after what was written is flushed. */
   end(): void;
   /** Closes at once. */
   destroy(error?: Error): void;
+  /** True once the transport is closed, by either side (`onClose` has been called). */
   readonly closed: boolean;
   /** `ip:port` of the peer when known, else ''. */
   readonly remoteAddress: string;
+  /** A raw socket after the HTTP upgrade (`Upgrade: DERP`), or a WebSocket (subprotocol `derp`). */
   readonly kind: 'socket' | 'websocket';
 }
 
