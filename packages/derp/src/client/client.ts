@@ -40,8 +40,13 @@ import type { ClientInfo, ServerInfo } from '../wire/info.js';
 import { type DerpTlsOptions, type DialResult, type DialTarget, dialDerp, targetFromUrl } from './dial.js';
 import { type ClientEvent, ClientProtocol } from './protocol.js';
 
+/**
+ * The driver's state (see the diagram above). `connected` begins at ServerKey, before the
+ * `connected` event (ServerInfo); `idle` is also where a failure leaves it with `reconnect: false`.
+ */
 export type DerpClientState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
 
+/** Options of `DerpClient`: `privateKey` and one of `url` or `region` are required. */
 export interface DerpClientOptions {
   /** This node's key: its DERP address. */
   privateKey: NodePrivate;
@@ -55,14 +60,19 @@ export interface DerpClientOptions {
   websocket?: boolean;
   /** With `url`: certificate checks (`certName`, `sha256-raw:` pin, `insecure`). */
   tls?: DerpTlsOptions;
+  /** Where connects, disconnects and dial errors are logged; default: nowhere. */
   logf?: Logf;
+  /** Timers and timestamps (timeouts, backoff, ping round trips); default the system clock. */
   clock?: Clock;
+  /** Key derivation, NaCl boxes and ping data; default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
   /** Tell the server we answer pings (default true; we always do). */
   canAckPings?: boolean;
   /** Mesh pre-shared key (64 hex digits) for privileged frames. */
   meshKey?: string;
+  /** Say `IsProber` in ClientInfo: the server counts and flags us as a prober (Go's `derpprobe`). */
   isProber?: boolean;
+  /** An application name for ClientInfo's `AppName` (the server's stats). */
   appName?: string;
   /** Send NotePreferred(true) on every connection: this is our home region. */
   preferred?: boolean;
@@ -82,13 +92,21 @@ export interface DerpClientOptions {
   random?: () => number;
 }
 
+/** What a `DerpClient` has done, since it was created (`DerpClient.counters`). */
 export interface DerpClientCounters {
+  /** Handshakes that got the server's key (state `connected`), including ones refused after it. */
   connects: number;
+  /** Attempts that failed: dial, upgrade, handshake timeout, or closed before ServerInfo. */
   connectFailures: number;
+  /** Established connections (ServerInfo received) that were lost afterwards. */
   disconnects: number;
+  /** Packets handed to the transport as SendPacket frames. */
   packetsSent: number;
+  /** Their packet bytes, without frame header and destination key. */
   bytesSent: number;
+  /** Packets received in RecvPacket frames. */
   packetsReceived: number;
+  /** Their packet bytes, without frame header and source key. */
   bytesReceived: number;
   /** Sends dropped because the queue was full (the connection cannot keep up or is down). */
   packetsDroppedQueueFull: number;
@@ -96,25 +114,69 @@ export interface DerpClientCounters {
   packetsDroppedRateLimit: number;
   /** Packets still queued when the client closed. */
   packetsDroppedClosed: number;
+  /** Pings from the server (each answered with a Pong when `canAckPings`). */
   pingsReceived: number;
+  /** Pongs from the server, whether or not they matched a pending `ping()`. */
   pongsReceived: number;
+  /** KeepAlive frames from the server. */
   keepAlivesReceived: number;
+  /**
+   * Frames ignored (unknown types, malformed ones Go's client also skips) on the current
+   * connection: unlike the others, this counter starts again from 0 on each connection.
+   */
   framesSkipped: number;
+  /** Restarting frames received (each drops the connection and reconnects as advertised). */
   restarts: number;
 }
 
+/** The events of a `DerpClient`, with their listener arguments. */
 export interface DerpClientEvents {
   /** A packet from `src`. `packet` aliases the read buffer: copy it to keep it. */
   packet: [packet: Uint8Array, src: NodePublic];
   /** The server accepted us (ServerInfo arrived); `generation` counts connections. */
-  connected: [info: { serverKey: NodePublic; generation: number }];
+  connected: [
+    info: {
+      /** The server's public key. */
+      serverKey: NodePublic;
+      /** This connection's number (`generation`); a handshake that failed after ServerKey skips one. */
+      generation: number;
+    },
+  ];
+  /** ServerInfo (protocol version, the server's rate limit), right after `connected`. */
   serverInfo: [info: ServerInfo];
+  /** An established connection was lost; the client reconnects unless `reconnect: false`. */
   disconnected: [error: Error | undefined];
+  /**
+   * A peer we received from left the server (`reason` 0), or a disco packet we sent found no such
+   * peer there (1, NotHere); `PEER_GONE_REASON`.
+   */
   peerGone: [peer: NodePublic, reason: number];
-  peerPresent: [peer: NodePublic, info: { ip?: Uint8Array; port?: number; flags?: number }];
+  /** With `watchConnectionChanges` (and the mesh key): a client connected to the server. */
+  peerPresent: [
+    peer: NodePublic,
+    info: {
+      /** The peer's IP as 16 bytes (IPv4 mapped), if the server sent it. */
+      ip?: Uint8Array;
+      /** The peer's port, if the server sent it. */
+      port?: number;
+      /** `PEER_PRESENT_FLAGS` bits, if the server sent them. */
+      flags?: number;
+    },
+  ];
+  /** The server's Health text about our connection; '' means the problem is gone. */
   health: [problem: string];
-  restarting: [info: { reconnectInMs: number; tryForMs: number }];
+  /** The server is restarting: the connection is dropped and retried after `reconnectInMs`. */
+  restarting: [
+    info: {
+      /** The server asks us to wait this long before reconnecting, in ms. */
+      reconnectInMs: number;
+      /** Then retry every 100 ms for this long (ms) before the normal backoff. */
+      tryForMs: number;
+    },
+  ];
+  /** A KeepAlive frame arrived (a server sends one about every 60 s). */
   keepAlive: [];
+  /** `close()` finished; nothing more is emitted. */
   closed: [];
 }
 
@@ -160,7 +222,9 @@ function newCounters(): DerpClientCounters {
  * ```
  */
 export class DerpClient extends EventEmitter<DerpClientEvents> {
+  /** Our node public key: the DERP address peers send to. */
   readonly publicKey: NodePublic;
+  /** Live counters, readable at any time. */
   readonly counters: DerpClientCounters = newCounters();
   readonly #opts: DerpClientOptions;
   readonly #privateKey: NodePrivate;
@@ -214,6 +278,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     }
   }
 
+  /** Where the connection is; see `DerpClientState`. */
   get state(): DerpClientState {
     return this.#state;
   }
@@ -223,7 +288,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     return this.#serverKey;
   }
 
-  /** Increments on every successful connection. */
+  /** Increments on every handshake that gets the server's key (ServerKey); 0 before the first. */
   get generation(): number {
     return this.#generation;
   }

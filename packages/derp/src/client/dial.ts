@@ -36,6 +36,7 @@ export interface DerpTlsOptions {
   ca?: string | Buffer | Array<string | Buffer>;
 }
 
+/** Where and how to dial one DERP server (`targetFromUrl`, `nodeTarget`). */
 export interface DialTarget {
   /** `http:`, `https:`, `ws:` or `wss:`. */
   protocol: 'http:' | 'https:' | 'ws:' | 'wss:';
@@ -43,15 +44,19 @@ export interface DialTarget {
   hostname: string;
   /** Where to connect (an IP, or the hostname); defaults to `hostname`. */
   connectHost?: string;
+  /** The TCP port (`targetFromUrl`: 443/80 by scheme; `nodeTarget`: `DERPPort`, else 443 or 3340). */
   port: number;
   /** Default `/derp`. */
   path?: string;
+  /** Certificate checks for `https:`/`wss:`; default: valid for `hostname`. */
   tls?: DerpTlsOptions;
   /** Extra request headers (e.g. `Ideal-Node`). */
   headers?: Record<string, string>;
 }
 
+/** An open DERP stream, from `dialDerp`. */
 export interface DialResult {
+  /** The stream; its handlers are not installed yet (data waits until `setHandlers`). */
   transport: ByteTransport;
   /** Bytes the server sent right after the 101 response (the start of the frame stream). */
   initial: Uint8Array;

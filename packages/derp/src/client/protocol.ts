@@ -18,25 +18,98 @@ import { FrameReader, isReaderFailure } from '../wire/reader.js';
 
 /** What the server said, one event per frame that matters. Byte fields alias the reader. */
 export type ClientEvent =
-  | { type: 'ready'; serverKey: NodePublic }
-  | { type: 'serverInfo'; info: ServerInfo }
+  | {
+      /** The server's key is known and our ClientInfo is in `outbox`: packets may be sent. */
+      type: 'ready';
+      /** The server's public key. */
+      serverKey: NodePublic;
+    }
+  | {
+      /** The server's ServerInfo arrived (protocol version, rate limits). */
+      type: 'serverInfo';
+      /** What the server said about itself. */
+      info: ServerInfo;
+    }
   /** `packet` aliases the reader's buffer: valid only until the next `receive`. */
-  | { type: 'packet'; src: NodePublic; srcId: KeyId; packet: Uint8Array }
-  | { type: 'keepAlive' }
-  | { type: 'peerGone'; peer: NodePublic; reason: number }
-  | { type: 'peerPresent'; peer: NodePublic; ip?: Uint8Array; port?: number; flags?: number }
-  | { type: 'ping'; data: Uint8Array }
-  | { type: 'pong'; data: Uint8Array }
-  | { type: 'health'; problem: string }
-  | { type: 'restarting'; reconnectInMs: number; tryForMs: number }
-  | { type: 'failed'; reason: string };
+  | {
+      /** A packet from a peer, relayed by the server. */
+      type: 'packet';
+      /** The sender's node key. */
+      src: NodePublic;
+      /** The sender's key as a number, for fast lookups. */
+      srcId: KeyId;
+      /** The packet (a WireGuard or disco datagram). */
+      packet: Uint8Array;
+    }
+  | {
+      /** The server's keep-alive: the connection is alive. */
+      type: 'keepAlive';
+    }
+  | {
+      /** A peer we sent to is no longer connected to this server. */
+      type: 'peerGone';
+      /** The peer's node key. */
+      peer: NodePublic;
+      /** Why: 0 disconnected, 1 not here (`PEER_GONE_REASON`); a frame without the byte means 0. */
+      reason: number;
+    }
+  | {
+      /** A peer connected to this server (sent to watchers and mesh peers). */
+      type: 'peerPresent';
+      /** The peer's node key. */
+      peer: NodePublic;
+      /** The peer's IP as 16 bytes (IPv4 mapped), if the server sent it. */
+      ip?: Uint8Array;
+      /** The peer's port, if the server sent it. */
+      port?: number;
+      /** `PEER_PRESENT_FLAGS` bits, if the server sent them. */
+      flags?: number;
+    }
+  | {
+      /** The server pinged us; with `info.canAckPings` the Pong is already queued in `outbox`. */
+      type: 'ping';
+      /** The 8 bytes to echo. */
+      data: Uint8Array;
+    }
+  | {
+      /** The server answered our ping. */
+      type: 'pong';
+      /** The 8 bytes we sent. */
+      data: Uint8Array;
+    }
+  | {
+      /** The server reports a problem with our connection (empty: the problem is gone). */
+      type: 'health';
+      /** The problem, in the server's words. */
+      problem: string;
+    }
+  | {
+      /** The server is restarting: reconnect after `reconnectInMs`. */
+      type: 'restarting';
+      /** Wait this long before reconnecting, in ms. */
+      reconnectInMs: number;
+      /** Keep retrying quickly for this long after that, in ms. */
+      tryForMs: number;
+    }
+  | {
+      /** The protocol failed (bad greeting, unopenable ServerInfo, oversized frame): close the connection. */
+      type: 'failed';
+      /** What went wrong, for logs. */
+      reason: string;
+    };
 
+/** Where the handshake is (see the module doc); `Failed` is final. */
 export type ClientProtocolState = 'AwaitServerKey' | 'Ready' | 'Failed';
 
+/** What `ClientProtocol` needs: our keys and what to say in ClientInfo. */
 export interface ClientProtocolOptions {
+  /** NaCl box for ClientInfo and ServerInfo. */
   crypto: CryptoProvider;
+  /** Our 32-byte node private key (seals ClientInfo, opens ServerInfo). */
   privateKey: Uint8Array;
+  /** Our 32-byte node public key: our DERP address, sent in ClientInfo. */
   publicKey: Uint8Array;
+  /** The ClientInfo to send; `version` 0 becomes `PROTOCOL_VERSION`. */
   info: ClientInfo;
   /** The server's key if known beforehand (e.g. from the meta cert); skips waiting for ServerKey. */
   serverKey?: Uint8Array;
@@ -45,6 +118,29 @@ export interface ClientProtocolOptions {
 /** Source keys seen recently, so a packet does not allocate a NodePublic each time. */
 const SRC_CACHE_MAX = 1024;
 
+/**
+ * One client connection's protocol, sans-IO: feed it the server's bytes with `receive`, act on the
+ * events, and write out whatever appears in `outbox`.
+ *
+ * @example
+ * ```ts
+ * import { getCryptoProvider, NodePrivate } from '@tsnet/core';
+ * import { ClientProtocol } from '@tsnet/derp';
+ * const crypto = getCryptoProvider();
+ * const key = NodePrivate.generate(crypto);
+ * const p = new ClientProtocol({
+ *   crypto,
+ *   privateKey: key.raw,
+ *   publicKey: key.public(crypto).raw,
+ *   info: { version: 2, canAckPings: true },
+ * });
+ * // `socket`: a net.Socket after the `Upgrade: DERP` response.
+ * socket.on('data', (chunk: Buffer) => {
+ *   for (const e of p.receive(chunk)) if (e.type === 'packet') console.log(e.src, e.packet.length);
+ *   for (const f of p.outbox.splice(0)) socket.write(f);
+ * });
+ * ```
+ */
 export class ClientProtocol {
   readonly #opts: ClientProtocolOptions;
   readonly #reader = new FrameReader({ maxFrameLen: MAX_FRAME_LEN });
@@ -60,10 +156,12 @@ export class ClientProtocol {
     this.#opts = { ...opts, info: { ...opts.info, version: opts.info.version || PROTOCOL_VERSION } };
   }
 
+  /** The handshake's state. */
   get state(): ClientProtocolState {
     return this.#state;
   }
 
+  /** The server's 32-byte public key (a copy), once known; null before. */
   get serverKey(): Uint8Array | null {
     return this.#serverKey;
   }

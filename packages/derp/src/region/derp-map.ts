@@ -12,35 +12,64 @@
 import { isIP } from 'node:net';
 import type { DerpTlsOptions, DialTarget } from '../client/dial.js';
 
+/** `tailcfg.DERPNode`: one DERP (and STUN) server of a region. */
 export interface DerpNode {
+  /** A name unique in the map, not a host name: region ID and a letter, e.g. `1b`, `900a`. */
   Name: string;
+  /** The region this node belongs to (`parseDerpMap` fills in the enclosing region's). */
   RegionID: number;
+  /** The host to dial (unless `IPv4`/`IPv6` say otherwise), and the TLS name unless `CertName`. */
   HostName: string;
+  /** The TLS name to expect instead of `HostName`, or `sha256-raw:<hex>` to pin the leaf certificate. */
   CertName?: string;
+  /** An IPv4 address to dial instead of resolving `HostName`; `"none"` disables IPv4. */
   IPv4?: string;
+  /** An IPv6 address to dial instead of resolving `HostName`; `"none"` disables IPv6. */
   IPv6?: string;
+  /** The UDP STUN port: 0 or absent means 3478, -1 disables STUN (not used by this package's client). */
   STUNPort?: number;
+  /** The node answers STUN only and carries no DERP (`nodeTarget` returns null for it). */
   STUNOnly?: boolean;
+  /** The DERP port: 0 or absent means 443 (HTTPS), or 3340 for plain HTTP. */
   DERPPort?: number;
+  /** Skip TLS verification (tests only; Go: "should not be set by users"). */
   InsecureForTests?: boolean;
+  /** The IP to send STUN to instead of the node's (tests only). */
   STUNTestIP?: string;
+  /** The node is reachable over plain HTTP on port 80 (Go uses it for captive-portal checks). */
   CanPort80?: boolean;
 }
 
+/** `tailcfg.DERPRegion`: a geographic region and its DERP nodes. */
 export interface DerpRegion {
+  /** The region's ID, positive; 900–999 are reserved for users' own DERP servers. */
   RegionID: number;
+  /** A short name, usually a city or airport code: `nyc`, `fra` ('' when absent). */
   RegionCode: string;
+  /** A long English name for display: `New York City`. */
   RegionName?: string;
+  /** The region's latitude in degrees (not kept by `parseDerpMap`). */
   Latitude?: number;
+  /** The region's longitude in degrees (not kept by `parseDerpMap`). */
   Longitude?: number;
+  /** Do not choose this region as home; still used to reach peers homed there (deprecated in Go). */
   Avoid?: boolean;
+  /** Neither measure this region nor choose it as home; still used to reach peers homed there. */
   NoMeasureNoHome?: boolean;
+  /** The region's DERP nodes in priority order: dial the first, fall back to the next. */
   Nodes: DerpNode[];
 }
 
+/** `tailcfg.DERPMap`: every DERP region a node may use, keyed by region ID. */
 export interface DerpMap {
+  /** The regions by ID (the ID as decimal text, as in the JSON). */
   Regions: Record<string, DerpRegion>;
+  /**
+   * Use only these regions, not Tailscale's defaults. `parseDerpMap` reads the key
+   * `OmitDefaultRegions`; Go's JSON name is `omitDefaultRegions`.
+   */
   OmitDefaultRegions?: boolean;
+  /** `tailcfg.DERPHomeParams` (per-region latency scores for choosing home); not kept by `parseDerpMap`. */
   HomeParams?: unknown;
 }
 
@@ -120,7 +149,9 @@ export function parseDerpMap(json: string | unknown): DerpMap {
 
 /** How to reach one node: HTTPS (the default, as tailscaled) or plain HTTP (`TS_DEBUG_USE_DERP_HTTP`). */
 export interface NodeDialOptions {
+  /** Dial `http://` (default port 3340) instead of `https://` (443). */
   useHttp?: boolean;
+  /** Use DERP over WebSocket (`ws:`/`wss:`) instead of the `Upgrade: DERP` request. */
   websocket?: boolean;
 }
 

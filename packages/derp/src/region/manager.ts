@@ -25,14 +25,21 @@ import { DerpClient, type DerpClientOptions } from '../client/client.js';
 import { probeLatency } from '../client/dial.js';
 import { type DerpMap, type DerpRegion, nodeTarget } from './derp-map.js';
 
+/** Options of `DerpRegionManager`. */
 export interface DerpRegionManagerOptions {
+  /** This node's key: its DERP address in every region. */
   privateKey: NodePrivate;
+  /** The regions to use; replace it later with `setDerpMap`. */
   derpMap: DerpMap;
   /** Plain HTTP instead of HTTPS for every node (Go's `TS_DEBUG_USE_DERP_HTTP`). */
   useHttp?: boolean;
+  /** DERP over WebSocket for every node (latency probes still use HTTP(S)). */
   websocket?: boolean;
+  /** Where probes, home changes and idle closes are logged (also passed to each client). */
   logf?: Logf;
+  /** The clock for idle checks and the clients' timers; default the system clock. */
   clock?: Clock;
+  /** Passed to each `DerpClient`; default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
   /** Non-home connections unused for this long are closed (default 60 s). */
   idleTimeoutMs?: number;
@@ -44,10 +51,13 @@ export interface DerpRegionManagerOptions {
   measure?: (region: DerpRegion) => Promise<number | null>;
 }
 
+/** The events of a `DerpRegionManager`, with their listener arguments. */
 export interface DerpRegionManagerEvents {
   /** A packet from `src` via `regionId`; `packet` aliases the read buffer. */
   packet: [packet: Uint8Array, src: NodePublic, regionId: number];
+  /** A `DerpClient` `peerGone` from `regionId`'s server (`reason`: `PEER_GONE_REASON`). */
   peerGone: [peer: NodePublic, reason: number, regionId: number];
+  /** The home region changed to `regionId` (emitted before its connection is up). */
   home: [regionId: number];
   /** A connection to a region opened or closed. */
   connection: [regionId: number, open: boolean];
@@ -59,6 +69,9 @@ interface RegionConn {
 }
 
 /**
+ * Connections to the regions of a DERP map: one home region, others opened on demand and closed
+ * when idle.
+ *
  * @example
  * ```ts
  * import { NodePrivate } from '@tsnet/core';
@@ -268,6 +281,7 @@ export class DerpRegionManager extends EventEmitter<DerpRegionManagerEvents> {
     return closed;
   }
 
+  /** Stops the idle checks and closes every region's client; `send` returns false afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
