@@ -10,6 +10,10 @@
  */
 import type { Endpoint } from './context.js';
 
+/**
+ * Carries encrypted datagrams between the device and endpoints (wireguard-go `conn.Bind`):
+ * `UdpBind` from `@tsnet/wireguard/node`, `ChannelBind` from `@tsnet/wireguard/testing`, magicsock.
+ */
 export interface Bind {
   /** Starts receiving: calls `receive` once per datagram. May be async (binding a socket). */
   open(receive: (data: Uint8Array, from: Endpoint) => void): Promise<void> | void;
@@ -19,10 +23,15 @@ export interface Bind {
   close(): Promise<void> | void;
 }
 
+/**
+ * Carries plaintext IP packets between the device and the application side (wireguard-go
+ * `tun.Device`): a user-space TCP/IP stack such as `@tsnet/netstack`, or a test pipe.
+ */
 export interface TunDevice {
   /** Starts reading: calls `onPacket` with each IP packet to send through the tunnel. */
   open(onPacket: (packet: Uint8Array) => void): Promise<void> | void;
   /** Writes a decrypted IP packet received from the tunnel (takes ownership). */
   write(packet: Uint8Array): void;
+  /** Stops reading and releases resources (`Device.close` awaits it after closing the Bind). */
   close(): Promise<void> | void;
 }

@@ -12,7 +12,9 @@ import { parseIp, parsePrefix } from './ip.js';
 
 /** A configuration error, with the 1-based line it was found on (0 when it concerns the whole file). */
 export class WgConfigError extends Error {
+  /** Always `'WgConfigError'`. */
   override readonly name = 'WgConfigError';
+  /** The 1-based line of the offending text; 0 for a whole-file problem (no [Interface], no PrivateKey). */
   readonly line: number;
   constructor(line: number, message: string) {
     super(line > 0 ? `line ${line}: ${message}` : message);
@@ -20,9 +22,13 @@ export class WgConfigError extends Error {
   }
 }
 
+/** The `[Interface]` section. */
 export interface WgInterfaceConfig {
+  /** `PrivateKey`: our static private key, 32 bytes (required). */
   privateKey: Uint8Array;
+  /** `ListenPort`: UDP port to listen on (0–65535); absent means a random port. */
   listenPort?: number;
+  /** `FwMark`: Linux socket mark, 32 bits; `off` is 0. Parsed but not applied by this package. */
   fwMark?: number;
   /** wg-quick `Address`: the interface's addresses with prefix lengths, e.g. `10.0.0.1/24`. */
   addresses: string[];
@@ -34,10 +40,13 @@ export interface WgInterfaceConfig {
   extra: Record<string, string>;
 }
 
+/** One `[Peer]` section. */
 export interface WgPeerConfig {
+  /** `PublicKey`: the peer's static public key, 32 bytes (required). */
   publicKey: Uint8Array;
+  /** `PresharedKey`: the optional 32-byte symmetric key mixed into the handshake (Noise psk2). */
   presharedKey?: Uint8Array;
-  /** Normalised prefixes, e.g. `10.0.0.2/32`. */
+  /** `AllowedIPs` as written, with `/32` or `/128` added to bare addresses, e.g. `10.0.0.2/32`. */
   allowedIps: string[];
   /** `host:port` or `[v6]:port`, as written. */
   endpoint?: string;
@@ -45,8 +54,11 @@ export interface WgPeerConfig {
   persistentKeepalive?: number;
 }
 
+/** A parsed configuration file, as `parseWgConfig` returns it. */
 export interface WgConfig {
+  /** The one `[Interface]` section. */
   interface: WgInterfaceConfig;
+  /** The `[Peer]` sections, in file order. */
   peers: WgPeerConfig[];
 }
 

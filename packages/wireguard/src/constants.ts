@@ -66,9 +66,13 @@ export const WG_LABEL_COOKIE = 'cookie--';
 // Message types and sizes (WireGuard paper §5.4.2–§5.4.7)
 // ---------------------------------------------------------------------------------------------
 
+/** Type of a handshake initiation (§5.4.2), the first of the 4 bytes `type ‖ reserved zero(3)`. */
 export const MESSAGE_INITIATION_TYPE = 1;
+/** Type of a handshake response (§5.4.3). */
 export const MESSAGE_RESPONSE_TYPE = 2;
+/** Type of a cookie reply (§5.4.7): the answer, under load, to a handshake message without a valid mac2. */
 export const MESSAGE_COOKIE_REPLY_TYPE = 3;
+/** Type of a transport data message (§5.4.6); an empty one is a keepalive. */
 export const MESSAGE_TRANSPORT_TYPE = 4;
 
 /** Handshake initiation: 4 + 4 + 32 + (32+16) + (12+16) + 16 + 16 = 148 bytes. */
@@ -85,8 +89,11 @@ export const MESSAGE_TAG_SIZE = 16;
 export const MESSAGE_TRANSPORT_SIZE = MESSAGE_TRANSPORT_HEADER_SIZE + MESSAGE_TAG_SIZE;
 /** A keepalive is an empty transport message: 32 bytes. */
 export const MESSAGE_KEEPALIVE_SIZE = MESSAGE_TRANSPORT_SIZE;
+/** Offset of a transport message's receiver index (u32 little-endian). */
 export const MESSAGE_TRANSPORT_OFFSET_RECEIVER = 4;
+/** Offset of a transport message's counter (u64 little-endian, the AEAD nonce). */
 export const MESSAGE_TRANSPORT_OFFSET_COUNTER = 8;
+/** Offset of a transport message's encrypted content (ciphertext ‖ tag). */
 export const MESSAGE_TRANSPORT_OFFSET_CONTENT = 16;
 /** Size of mac1 and mac2 (keyed BLAKE2s-128). */
 export const MAC_SIZE = 16;

@@ -26,47 +26,85 @@ export interface DeviceCoreOutput {
 /** Events of a device. */
 export type DeviceEvent =
   | {
+      /**
+       * A handshake completed: as initiator when the response was consumed, as responder when the
+       * first transport message confirmed the new keypair (wireguard-go `timersHandshakeComplete`).
+       */
       type: 'handshake';
       /** The peer's public key, base64. */
       publicKey: string;
+      /** The peer's endpoint at that moment (undefined if none is known yet). */
       endpoint: Endpoint | undefined;
       /** True if we sent the initiation. */
       initiator: boolean;
     }
-  | { type: 'endpoint'; publicKey: string; endpoint: Endpoint };
+  | {
+      /** Roaming: an authenticated packet came from a new endpoint, which is now the peer's. */
+      type: 'endpoint';
+      /** The peer's public key, base64. */
+      publicKey: string;
+      /** The new endpoint, as the Bind reported the packet's source. */
+      endpoint: Endpoint;
+    };
 
 /** Device-wide counters: packets in and out, and every drop by reason. Plain numbers, read freely. */
 export interface DeviceCounters {
+  /** Datagrams the Bind delivered, valid or not. */
   rxDatagrams: number;
+  /** Bytes of `rxDatagrams` (WireGuard messages, without UDP/IP headers). */
   rxBytes: number;
+  /** Decrypted IP packets delivered to the TUN side (after the allowed-IPs source check). */
   rxDataPackets: number;
+  /** Authenticated empty transport messages (keepalives) received. */
   rxKeepalives: number;
+  /** Handshake initiations consumed (wireguard-go `ConsumeMessageInitiation` succeeded). */
   rxHandshakeInitiations: number;
+  /** Handshake responses consumed (`ConsumeMessageResponse` succeeded). */
   rxHandshakeResponses: number;
+  /** Cookie replies that decrypted and were stored for the next mac2. */
   rxCookieReplies: number;
+  /** Datagrams handed to the Bind without error, of every message type. */
   txDatagrams: number;
+  /** Bytes of `txDatagrams`. */
   txBytes: number;
+  /** IP packets sent encrypted in transport messages. */
   txDataPackets: number;
+  /** Keepalives (empty transport messages) sent. */
   txKeepalives: number;
+  /** Handshake initiations sent, retransmissions included. */
   txHandshakeInitiations: number;
+  /** Handshake responses sent. */
   txHandshakeResponses: number;
+  /** Cookie replies sent to handshake messages without a valid mac2 while under load. */
   txCookieReplies: number;
   /** Datagrams shorter than a keepalive. */
   dropTooShort: number;
+  /** Datagrams whose first 4 bytes are not message type 1–4. */
   dropUnknownType: number;
   /** Handshake messages of the wrong size for their type. */
   dropBadLength: number;
+  /** Handshake messages whose mac1 (keyed with our public key, WireGuard paper §5.4.4) does not verify. */
   dropBadMac1: number;
   /** Under load, handshake messages without a valid mac2 (answered with a cookie reply). */
   dropNeedCookie: number;
+  /** Under load, handshake messages over the per-source-IP rate limit (RATELIMITER_* constants). */
   dropRateLimited: number;
+  /**
+   * Initiations that failed `consumeMessageInitiation`: unknown static key, bad AEAD, a replayed
+   * or old TAI64N timestamp, or more than one per HANDSHAKE_INITIATION_RATE_MS.
+   */
   dropInvalidInitiation: number;
+  /** Responses for no handshake of ours, or that failed `consumeMessageResponse`. */
   dropInvalidResponse: number;
+  /** Cookie replies that did not decrypt (or answered no mac1 we sent). */
   dropInvalidCookieReply: number;
   /** Transport or cookie messages whose receiver index is unknown. */
   dropUnknownIndex: number;
+  /** Transport messages for a keypair older than REJECT_AFTER_TIME. */
   dropExpiredKeypair: number;
+  /** Transport messages whose ChaCha20-Poly1305 tag did not verify. */
   dropDecryptFailed: number;
+  /** Transport messages with a counter already seen or below the sliding window (RFC 6479 filter). */
   dropReplay: number;
   /** Counters at or past REJECT_AFTER_MESSAGES. */
   dropCounterLimit: number;
@@ -78,16 +116,19 @@ export interface DeviceCounters {
   dropNoRoute: number;
   /** Outbound packets that are not IPv4/IPv6. */
   dropBadOutbound: number;
-  /** Staged outbound packets dropped because the queue was full, or flushed after failed handshakes. */
+  /** Staged outbound packets dropped because QUEUE_STAGED_SIZE were already waiting (oldest first). */
   dropStagedOverflow: number;
+  /** Staged outbound packets flushed after giving up on the handshake, or when the keys were zeroed. */
   dropStagedFlushed: number;
-  /** Datagrams not sent because the peer has no endpoint, or the Bind threw. */
+  /** Datagrams not sent because the peer has no endpoint. */
   txNoEndpoint: number;
+  /** Datagrams not sent because the Bind's `send` threw (logged). */
   txErrors: number;
   /** Exceptions caught at the device boundary (a bug if non-zero). */
   internalErrors: number;
 }
 
+/** A zeroed counters object, one per `DeviceCore`. */
 export function newCounters(): DeviceCounters {
   return {
     rxDatagrams: 0,

@@ -39,6 +39,7 @@ export type KeyInput = Uint8Array | string;
 
 /** A peer's configuration, as `wg set` takes it. */
 export interface PeerConfig {
+  /** The peer's static public key (32 bytes or base64), which identifies it; not our own. */
   publicKey: KeyInput;
   /** 32 bytes; absent or all zeros means none. */
   presharedKey?: KeyInput | undefined;
@@ -58,6 +59,7 @@ export type PeerUpdate = Partial<Omit<PeerConfig, 'publicKey'>> & {
   removePresharedKey?: boolean;
 };
 
+/** Options of `new DeviceCore(…)`: our private key is required, the rest have defaults. */
 export interface DeviceCoreOptions {
   /** Our static private key (32 bytes or base64). */
   privateKey: KeyInput;
@@ -97,7 +99,7 @@ export function parseKeyInput(name: string, key: KeyInput): Uint8Array {
  * ```ts
  * const core = new DeviceCore({ privateKey }, {
  *   sendDatagram: (data, to) => socket.send(data, to),
- *   deliverPacket: (ip) => stack.input(ip),
+ *   deliverPacket: (ip) => stack.deliverPacket(ip),
  *   event: (e) => log(e.type),
  * });
  * core.addPeer({ publicKey, endpoint: '192.0.2.1:51820', allowedIps: ['10.0.0.0/24'] }, now());
@@ -189,6 +191,7 @@ export class DeviceCore {
     return this.#ctx.counters;
   }
 
+  /** The tunnel MTU in bytes (`options.mtu`, default DEFAULT_MTU 1420); transport padding stops at it. */
   get mtu(): number {
     return this.#ctx.mtu;
   }

@@ -28,6 +28,7 @@ import {
 } from './device-core.js';
 import type { PeerStats } from './peer.js';
 
+/** Options of `new Device(…)`: `DeviceCoreOptions` (wall time comes from the clock) plus the seams. */
 export interface DeviceOptions extends Omit<DeviceCoreOptions, 'wallNow'> {
   /** Where encrypted datagrams go: `UdpBind` from `@tsnet/wireguard/node`, `ChannelBind` in tests, or your own. */
   bind: Bind;
@@ -49,6 +50,11 @@ export interface DeviceEventMap {
   packet: (packet: Uint8Array, peerPublicKey: string) => void;
 }
 
+/**
+ * A WireGuard interface (wireguard-go `device.Device`): `DeviceCore` driven by a `Bind`, an optional
+ * `TunDevice` and a clock. Create, add peers, `up()`, then `send` IP packets and receive them as
+ * `'packet'` events (or through the TunDevice); `close()` erases the keys. See the file header.
+ */
 export class Device {
   readonly #core: DeviceCore;
   readonly #bind: Bind;
@@ -174,6 +180,10 @@ export class Device {
     return ok;
   }
 
+  /**
+   * Adds a peer (as `wg set wg0 peer …`); throws if it exists, the key is ours or a field is invalid.
+   * Once up, a peer with `persistentKeepalive` and an endpoint gets a keepalive (and so a handshake) at once.
+   */
   addPeer(config: PeerConfig): void {
     const now = this.#clock.now();
     this.#core.addPeer(config, now);
@@ -183,6 +193,10 @@ export class Device {
     this.#schedule();
   }
 
+  /**
+   * Changes a configured peer: fields present in `update` replace the current values; throws for an
+   * unknown peer. Turning persistent keepalive on sends a keepalive at once, as `wg set` does.
+   */
   updatePeer(publicKey: KeyInput, update: PeerUpdate): void {
     const was = this.#core.peerStats(publicKey)?.persistentKeepalive ?? 0;
     const now = this.#clock.now();
@@ -201,6 +215,7 @@ export class Device {
     this.#schedule();
   }
 
+  /** Removes a peer: erases its keys, drops its staged packets and allowed IPs; false if it was unknown. */
   removePeer(publicKey: KeyInput): boolean {
     const ok = this.#core.removePeer(publicKey);
     this.#schedule();

@@ -6,7 +6,9 @@
 
 /** An IP prefix: 4 or 16 address bytes and a prefix length. */
 export interface IpPrefix {
+  /** The network address, 4 (IPv4) or 16 (IPv6) bytes; `parsePrefix` clears the host bits. */
   readonly addr: Uint8Array;
+  /** The prefix length: 0–32 for IPv4, 0–128 for IPv6. */
   readonly bits: number;
 }
 

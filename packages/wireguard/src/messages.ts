@@ -63,38 +63,57 @@ export function messageType(b: Uint8Array): number {
 
 /** Handshake initiation (type 1), fields as views into the datagram. */
 export interface MessageInitiation {
+  /** The initiator's index I_i (u32); the responder echoes it as `receiver`. */
   sender: number;
-  ephemeral: Uint8Array; // 32
-  static: Uint8Array; // 48: AEAD(initiator static public key)
-  timestamp: Uint8Array; // 28: AEAD(TAI64N)
-  mac1: Uint8Array; // 16
-  mac2: Uint8Array; // 16
+  /** The initiator's ephemeral public key, 32 bytes, in the clear. */
+  ephemeral: Uint8Array;
+  /** AEAD(initiator's static public key): 32 + 16 bytes. */
+  static: Uint8Array;
+  /** AEAD(TAI64N timestamp): 12 + 16 bytes. */
+  timestamp: Uint8Array;
+  /** MAC(HASH(LABEL_MAC1 ‖ Spub_r), message up to mac1): 16 bytes. */
+  mac1: Uint8Array;
+  /** MAC(cookie, message up to mac2), or 16 zero bytes without a fresh cookie. */
+  mac2: Uint8Array;
 }
 
 /** Handshake response (type 2). */
 export interface MessageResponse {
+  /** The responder's index I_r (u32). */
   sender: number;
+  /** The initiator's index, from the initiation's `sender`. */
   receiver: number;
-  ephemeral: Uint8Array; // 32
-  empty: Uint8Array; // 16: AEAD(empty)
+  /** The responder's ephemeral public key, 32 bytes. */
+  ephemeral: Uint8Array;
+  /** AEAD(empty): just the 16-byte tag, proving the responder derived the same keys. */
+  empty: Uint8Array;
+  /** MAC(HASH(LABEL_MAC1 ‖ Spub_i), message up to mac1): 16 bytes. */
   mac1: Uint8Array;
+  /** MAC(cookie, message up to mac2), or 16 zero bytes. */
   mac2: Uint8Array;
 }
 
 /** Cookie reply (type 3). */
 export interface MessageCookieReply {
+  /** The `sender` index of the handshake message this answers. */
   receiver: number;
-  nonce: Uint8Array; // 24
-  cookie: Uint8Array; // 32: XAEAD(cookie)
+  /** Random 24-byte XChaCha20-Poly1305 nonce. */
+  nonce: Uint8Array;
+  /** XAEAD(cookie) with that message's mac1 as associated data: 16 + 16 bytes. */
+  cookie: Uint8Array;
 }
 
 /** Transport data header (type 4); `content` is ciphertext ‖ tag. */
 export interface MessageTransport {
+  /** The recipient's index for the keypair in use (its `localIndex`). */
   receiver: number;
+  /** The 64-bit nonce counter, as a number (exact up to 2^53; see constants.ts). */
   counter: number;
+  /** ChaCha20-Poly1305(padded IP packet) ‖ 16-byte tag; 16 bytes alone for a keepalive. */
   content: Uint8Array;
 }
 
+/** Parses a handshake initiation; `null` unless exactly 148 bytes of type 1. Fields are views into `b`. */
 export function parseMessageInitiation(b: Uint8Array): MessageInitiation | null {
   if (b.length !== MESSAGE_INITIATION_SIZE || readU32LE(b, 0) !== MESSAGE_INITIATION_TYPE) return null;
   return {
@@ -118,6 +137,7 @@ function outBuffer(out: Uint8Array | undefined, size: number): Uint8Array {
   return out;
 }
 
+/** Writes an initiation into `out` (exactly 148 bytes) or a new array; RangeError on a wrong-sized field. */
 export function emitMessageInitiation(m: MessageInitiation, out?: Uint8Array): Uint8Array {
   const b = outBuffer(out, MESSAGE_INITIATION_SIZE);
   writeU32LE(b, 0, MESSAGE_INITIATION_TYPE);
@@ -130,6 +150,7 @@ export function emitMessageInitiation(m: MessageInitiation, out?: Uint8Array): U
   return b;
 }
 
+/** Parses a handshake response; `null` unless exactly 92 bytes of type 2. Fields are views into `b`. */
 export function parseMessageResponse(b: Uint8Array): MessageResponse | null {
   if (b.length !== MESSAGE_RESPONSE_SIZE || readU32LE(b, 0) !== MESSAGE_RESPONSE_TYPE) return null;
   return {
@@ -142,6 +163,7 @@ export function parseMessageResponse(b: Uint8Array): MessageResponse | null {
   };
 }
 
+/** Writes a response into `out` (exactly 92 bytes) or a new array; RangeError on a wrong-sized field. */
 export function emitMessageResponse(m: MessageResponse, out?: Uint8Array): Uint8Array {
   const b = outBuffer(out, MESSAGE_RESPONSE_SIZE);
   writeU32LE(b, 0, MESSAGE_RESPONSE_TYPE);
@@ -154,11 +176,13 @@ export function emitMessageResponse(m: MessageResponse, out?: Uint8Array): Uint8
   return b;
 }
 
+/** Parses a cookie reply; `null` unless exactly 64 bytes of type 3. Fields are views into `b`. */
 export function parseMessageCookieReply(b: Uint8Array): MessageCookieReply | null {
   if (b.length !== MESSAGE_COOKIE_REPLY_SIZE || readU32LE(b, 0) !== MESSAGE_COOKIE_REPLY_TYPE) return null;
   return { receiver: readU32LE(b, 4), nonce: b.subarray(8, 32), cookie: b.subarray(32, 64) };
 }
 
+/** Writes a cookie reply into `out` (exactly 64 bytes) or a new array; RangeError on a wrong-sized field. */
 export function emitMessageCookieReply(m: MessageCookieReply, out?: Uint8Array): Uint8Array {
   const b = outBuffer(out, MESSAGE_COOKIE_REPLY_SIZE);
   writeU32LE(b, 0, MESSAGE_COOKIE_REPLY_TYPE);

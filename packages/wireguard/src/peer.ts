@@ -51,6 +51,7 @@ const EMPTY = new Uint8Array(0);
 export interface PeerStats {
   /** Public key, base64. */
   publicKey: string;
+  /** The current endpoint (configured, or learned by roaming); undefined if none is known. */
   endpoint: Endpoint | undefined;
   /** Allowed IPs as prefixes, e.g. `10.0.0.2/32`. */
   allowedIps: string[];
@@ -62,6 +63,7 @@ export interface PeerStats {
   txBytes: number;
   /** Seconds; 0 when off. */
   persistentKeepalive: number;
+  /** True if a non-zero preshared key is configured (the key itself is never reported). */
   hasPresharedKey: boolean;
 }
 

@@ -16,6 +16,14 @@ const BLOCK_MASK = RING_BLOCKS - 1;
 /** Counters more than this far behind the greatest seen are rejected. */
 export const REPLAY_WINDOW_SIZE = (RING_BLOCKS - 1) * BLOCK_BITS;
 
+/**
+ * A per-keypair replay filter over the last REPLAY_WINDOW_SIZE counters (wireguard-go `ReplayFilter`).
+ *
+ * @example
+ * const f = new ReplayFilter();
+ * f.validateCounter(5, REJECT_AFTER_MESSAGES); // true
+ * f.validateCounter(5, REJECT_AFTER_MESSAGES); // false: a replay
+ */
 export class ReplayFilter {
   #last = 0;
   readonly #ring = new Uint32Array(RING_BLOCKS);

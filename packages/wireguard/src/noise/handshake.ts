@@ -44,8 +44,11 @@ export type HandshakeState =
 
 /** Our static identity and the protocol's constant starting values, computed once per device. */
 export class NoiseIdentity {
+  /** The X25519, BLAKE2s and ChaCha20-Poly1305 implementation every handshake of the device uses. */
   readonly crypto: CryptoProvider;
+  /** Our static private key Spriv (32 bytes; a copy of the constructor's argument). */
   readonly privateKey: Uint8Array;
+  /** Our static public key Spub = X25519(Spriv, 9) (32 bytes), which peers configure. */
   readonly publicKey: Uint8Array;
   /** Ci = HASH(CONSTRUCTION) */
   readonly initialChainKey: Uint8Array;
@@ -72,16 +75,23 @@ export class NoiseIdentity {
 
 /** Per-peer handshake state (wireguard-go `Handshake`). */
 export class Handshake {
+  /** Where the handshake is: which Create/Consume ran last, or 'zeroed' (none, or keys derived). */
   state: HandshakeState = 'zeroed';
+  /** The running transcript hash H (32 bytes). */
   hash: Uint8Array = new Uint8Array(32);
+  /** The chaining key C (32 bytes), from which the transport keys are derived. */
   chainKey: Uint8Array = new Uint8Array(32);
+  /** The preshared key Q mixed in by psk2 (32 bytes; all zeros when none is configured). Set in place. */
   readonly presharedKey: Uint8Array = new Uint8Array(32);
+  /** Our ephemeral private key Epriv of the handshake in progress (32 bytes). */
   localEphemeral: Uint8Array = new Uint8Array(32);
   /** Our index for this handshake in the device's index table (0: none). */
   localIndex = 0;
   /** The peer's index: the receiver field of what we send. */
   remoteIndex = 0;
+  /** The peer's static public key Spub_r (32 bytes), which identifies the peer. */
   readonly remoteStatic: Uint8Array;
+  /** The peer's ephemeral public key Epub from its initiation (32 bytes; responder side). */
   remoteEphemeral: Uint8Array = new Uint8Array(32);
   readonly #identity: NoiseIdentity;
   #staticStatic: Uint8Array | undefined;
@@ -370,10 +380,15 @@ export function consumeMessageResponse(id: NoiseIdentity, hs: Handshake, msg: Ui
 
 /** Transport keys derived from a finished handshake. */
 export interface SessionKeys {
+  /** ChaCha20-Poly1305 key for messages we send (T_send, 32 bytes). */
   sendKey: Uint8Array;
+  /** ChaCha20-Poly1305 key for messages we receive (T_recv, 32 bytes). */
   recvKey: Uint8Array;
+  /** True if we sent the initiation (only the initiator rekeys after REKEY_AFTER_TIME). */
   isInitiator: boolean;
+  /** Our index: the receiver field of the peer's transport messages. */
   localIndex: number;
+  /** The peer's index: the receiver field of our transport messages. */
   remoteIndex: number;
 }
 

@@ -10,16 +10,26 @@
  */
 import { ReplayFilter } from '../replay.js';
 
+/**
+ * One session's transport keys and receive state (wireguard-go `Keypair`): made from `SessionKeys`,
+ * used for at most REJECT_AFTER_TIME. Takes ownership of the key arrays (`zero()` overwrites them).
+ */
 export class Keypair {
+  /** ChaCha20-Poly1305 key for sending (T_send, 32 bytes). */
   readonly sendKey: Uint8Array;
+  /** ChaCha20-Poly1305 key for receiving (T_recv, 32 bytes). */
   readonly recvKey: Uint8Array;
   /** The next counter to send with; a safe integer (see constants.ts). */
   sendNonce = 0;
+  /** The sliding window of counters received with this keypair. */
   readonly replayFilter = new ReplayFilter();
+  /** True if we initiated the handshake; only then does age (REKEY_AFTER_TIME) trigger a rekey. */
   readonly isInitiator: boolean;
   /** Monotonic ms when derived. */
   readonly created: number;
+  /** Our index: incoming transport messages carry it as receiver and find this keypair by it. */
   readonly localIndex: number;
+  /** The peer's index, written as receiver in the transport messages we send. */
   readonly remoteIndex: number;
 
   constructor(
@@ -45,9 +55,13 @@ export class Keypair {
   }
 }
 
+/** A peer's keypair slots and their rotation (wireguard-go `Keypairs`); see the file header. */
 export class Keypairs {
+  /** The keypair we send with (and receive with). */
   current: Keypair | undefined;
+  /** The keypair before `current`, still accepted on receive. */
   previous: Keypair | undefined;
+  /** As responder, the new keypair awaiting confirmation by the initiator's first transport message. */
   next: Keypair | undefined;
 
   /**
@@ -84,7 +98,12 @@ export class Keypairs {
    * Called when a packet authenticated with `kp` arrives. If `kp` is `next`, it is confirmed and
    * rotated in (`previous` ← `current` ← `next`); returns the dropped keypair (if any) and true.
    */
-  receivedWith(kp: Keypair): { confirmed: boolean; dropped: Keypair | undefined } {
+  receivedWith(kp: Keypair): {
+    /** True if `kp` was `next` and is now `current`. */
+    confirmed: boolean;
+    /** The keypair rotated out of `previous`, to remove from the index table and zero. */
+    dropped: Keypair | undefined;
+  } {
     if (this.next !== kp) return { confirmed: false, dropped: undefined };
     const old = this.previous;
     this.previous = this.current;
