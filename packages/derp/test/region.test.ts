@@ -177,4 +177,27 @@ describe('DerpRegionManager', () => {
     await until('PeerPresent for the client', () => flags.has(c.publicKey.toString()));
     expect(flags.get(c.publicKey.toString())).toBe(PEER_PRESENT_FLAGS.NotIdeal);
   });
+
+  it('closed while choosing the home region, it opens no connection afterwards', async () => {
+    const { map, servers } = await regions(1);
+    let release: () => void = () => {};
+    const gate = new Promise<number>((r) => {
+      release = () => r(1);
+    });
+    const m = manager({
+      privateKey: NodePrivate.generate(),
+      derpMap: map,
+      useHttp: true,
+      measure: () => gate,
+    });
+    const choosing = m.chooseHome();
+    await m.close();
+    release();
+    expect(await choosing).toBeNull();
+    await m.setHome(1);
+    expect(m.connectedRegions).toEqual([]);
+    expect(m.client(1)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(servers[0]?.counters.accepts).toBe(0);
+  });
 });

@@ -176,6 +176,8 @@ export class DerpRegionManager extends EventEmitter<DerpRegionManagerEvents> {
    */
   async chooseHome(timeoutMs = 2000): Promise<number | null> {
     const lat = await this.measureLatencies(timeoutMs);
+    // Closed while measuring: open nothing (a client made now would reconnect forever).
+    if (this.#closed) return null;
     let best: number | null = null;
     let bestMs = Number.POSITIVE_INFINITY;
     for (const [id, ms] of lat) {
@@ -198,6 +200,7 @@ export class DerpRegionManager extends EventEmitter<DerpRegionManagerEvents> {
 
   /** Makes `regionId` the home region: connects to it and tells it (NotePreferred). */
   async setHome(regionId: number): Promise<void> {
+    if (this.#closed) return;
     if (this.#region(regionId) === undefined)
       throw new RangeError(`region ${regionId} is not in the DERP map`);
     const old = this.#home;
