@@ -18,6 +18,7 @@ export type DropReason =
   /** The destination's transport failed while writing. */
   | 'write_error';
 
+/** Every `DropReason`, in a fixed order: the keys of `DerpServerCounters.dropsByReason`. */
 export const DROP_REASONS: readonly DropReason[] = [
   'unknown_dest',
   'unknown_dest_on_fwd',
@@ -27,6 +28,11 @@ export const DROP_REASONS: readonly DropReason[] = [
   'write_error',
 ];
 
+/**
+ * What a `DerpServer` has done since it was created. Packet counters count relayed packets (not
+ * frames) and bytes of packet payload (no header, no keys); `current*` and `duplicateClientKeys`
+ * are gauges.
+ */
 export interface DerpServerCounters {
   /** Connections accepted (after the HTTP upgrade, before the handshake). */
   accepts: number;
@@ -44,30 +50,49 @@ export interface DerpServerCounters {
   protocolErrors: number;
   /** Connections closed because the peer did not read for `writeTimeoutMs`. */
   writeTimeouts: number;
+  /** Of `accepts`, those that came as a WebSocket (Go's `derp_websocket_accepts`). */
   websocketAccepts: number;
+  /** SendPacket frames from clients (`packets_received`); forwarded packets are not counted here. */
   packetsReceived: number;
+  /** Their packet bytes (`bytes_received`). */
   bytesReceived: number;
+  /** Of `packetsReceived`, disco packets (starting with the disco magic). */
   packetsReceivedDisco: number;
+  /** Of `packetsReceived`, all the others (WireGuard). */
   packetsReceivedOther: number;
+  /** RecvPacket frames written to clients (`packets_sent`). */
   packetsSent: number;
+  /** Their packet bytes (`bytes_sent`). */
   bytesSent: number;
+  /** ForwardPacket frames from mesh peers (`packets_forwarded_in`), delivered or not. */
   packetsForwardedIn: number;
   /** Packets handed to a mesh peer (ForwardPacket) for a client connected there. */
   packetsForwardedOut: number;
+  /** Packets not delivered, for any `DropReason` (`packets_dropped`). */
   packetsDropped: number;
+  /** Their packet bytes. */
   bytesDropped: number;
+  /** `packetsDropped` by reason (`counter_packets_dropped_reason`). */
   dropsByReason: Record<DropReason, number>;
+  /** PeerGone(Disconnected) frames queued: a client left, told to those it had sent to. */
   peerGoneDisconnectedFrames: number;
+  /** PeerGone(NotHere) frames queued: replies to disco packets for an absent key (≤ 1/s per client). */
   peerGoneNotHereFrames: number;
+  /** Ping frames from clients (`got_ping`). */
   pingsReceived: number;
+  /** Pongs queued in reply; pings faster than the replies are ignored (`sent_pong`). */
   pongsSent: number;
+  /** KeepAlive frames queued (one per client every `keepAliveMs` plus 0–5 s jitter). */
   keepAlivesSent: number;
+  /** Frames from clients that were skipped: unknown types, or types only a server sends (`unknown_frames`). */
   unknownFrames: number;
   /** Frames dropped from a full control queue (pongs, peer-gone notices, mesh updates). */
   controlFramesDropped: number;
   /** Times a client's reading was paused by the per-client rate limit. */
   rateLimitWaits: number;
+  /** NotePreferred(true) from a client connected for over 5 s: a home moved here (`home_moves_in`). */
   homeMovesIn: number;
+  /** NotePreferred(false) from such a client that had said true: a home moved away (`home_moves_out`). */
   homeMovesOut: number;
 }
 

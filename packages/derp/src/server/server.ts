@@ -53,17 +53,23 @@ import { type DerpServerCounters, type DropReason, newServerCounters } from './c
 
 /** What the admission hook is asked about a connecting client. */
 export interface DerpAdmitRequest {
+  /** The client's node key, its DERP address (Go's `DERPAdmitClientRequest.NodePublic`). */
   nodeKey: NodePublic;
   /** `ip:port` of the client as the server sees it ('' when unknown). */
   remoteAddress: string;
+  /** What the client said in its ClientInfo (version, prober, app name). */
   clientInfo: ClientInfo;
 }
 
+/** Options of `DerpServer`; all optional. */
 export interface DerpServerOptions {
   /** The server's identity; a new key when omitted. */
   privateKey?: NodePrivate;
+  /** Where connects, disconnects and why connections were closed are logged; default: nowhere. */
   logf?: Logf;
+  /** Timers (handshake, keep-alive, write timeout, rate-limit pauses); default the system clock. */
   clock?: Clock;
+  /** NaCl boxes for ClientInfo/ServerInfo and key generation; default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
   /**
    * A mesh pre-shared key (64 hex digits). Clients presenting it may WatchConns, ClosePeer and
@@ -76,7 +82,12 @@ export interface DerpServerOptions {
    */
   admit?: (req: DerpAdmitRequest) => boolean | Promise<boolean>;
   /** Per-client receive rate limit; reading pauses when exceeded. Also advertised in ServerInfo. */
-  rateLimit?: { bytesPerSecond: number; burstBytes: number };
+  rateLimit?: {
+    /** The sustained rate, in bytes per second. */
+    bytesPerSecond: number;
+    /** The burst allowed above it, in bytes. */
+    burstBytes: number;
+  };
   /** Packets queued per client and kind (disco / other) before the oldest is dropped; default 32. */
   sendQueueDepth?: number;
   /** Keep-alive period; default 60 s (plus 0–5 s jitter per connection). */
@@ -87,13 +98,19 @@ export interface DerpServerOptions {
   clientInfoTimeoutMs?: number;
 }
 
+/** Options of `DerpServer.listen`. */
 export interface DerpListenOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: {
+    /** The certificate chain, PEM. */
+    cert: string | Buffer;
+    /** The private key, PEM. */
+    key: string | Buffer;
+  };
 }
 
 interface ClientSet {
@@ -120,7 +137,9 @@ function pathOf(req: IncomingMessage): string {
  * ```
  */
 export class DerpServer {
+  /** The server's public key: sent in ServerKey and the `Derp-Public-Key` response header. */
   readonly publicKey: NodePublic;
+  /** Live counters, readable at any time. */
   readonly counters: DerpServerCounters = newServerCounters();
   readonly #ctx: ServerContext;
   readonly #logf: Logf;
@@ -299,7 +318,12 @@ export class DerpServer {
    * Listens on its own HTTP (or, with `tls`, HTTPS) server. Resolves with the port and the URL
    * clients use (`http://127.0.0.1:PORT/derp`).
    */
-  async listen(options: DerpListenOptions = {}): Promise<{ port: number; url: string }> {
+  async listen(options: DerpListenOptions = {}): Promise<{
+    /** The port listened on. */
+    port: number;
+    /** The URL clients use, `http(s)://<host>:<port>/derp`. */
+    url: string;
+  }> {
     if (this.#listener !== null) throw new Error('DerpServer is already listening');
     const host = options.host ?? '127.0.0.1';
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {

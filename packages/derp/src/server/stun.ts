@@ -9,13 +9,20 @@ import { isIPv4 } from 'node:net';
 import { discardLogf, IPAddr, type Logf } from '@tsnet/core';
 import { parseStunBindingRequest, stunBindingResponse } from '../wire/stun.js';
 
+/** What a `StunServer` has seen since it was created. */
 export interface StunServerCounters {
+  /** Well-formed binding requests received. */
   requests: number;
+  /** Binding responses sent. */
   responses: number;
+  /** Datagrams ignored: not a binding request, or (also counted in `requests`) an unparsable sender. */
   dropped: number;
 }
 
 /**
+ * A STUN binding responder on one UDP socket: each request is answered with the sender's address
+ * and port (XOR-MAPPED-ADDRESS).
+ *
  * @example
  * ```ts
  * import { StunServer } from '@tsnet/derp';
@@ -25,6 +32,7 @@ export interface StunServerCounters {
  * ```
  */
 export class StunServer {
+  /** Live counters, readable at any time. */
   readonly counters: StunServerCounters = { requests: 0, responses: 0, dropped: 0 };
   readonly #logf: Logf;
   #socket: Socket | null = null;
@@ -68,6 +76,7 @@ export class StunServer {
     this.counters.responses++;
   }
 
+  /** Closes the UDP socket; does nothing if not listening. */
   async close(): Promise<void> {
     const s = this.#socket;
     this.#socket = null;
