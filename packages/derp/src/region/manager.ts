@@ -284,7 +284,10 @@ export class DerpRegionManager extends EventEmitter<DerpRegionManagerEvents> {
     return closed;
   }
 
-  /** Stops the idle checks and closes every region's client; `send` returns false afterwards. */
+  /**
+   * Stops the idle checks and closes every region's client; afterwards `send` returns false and
+   * `setHome` opens nothing.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

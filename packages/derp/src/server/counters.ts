@@ -84,7 +84,7 @@ export interface DerpServerCounters {
   pongsSent: number;
   /** KeepAlive frames queued (one per client every `keepAliveMs` plus 0–5 s jitter). */
   keepAlivesSent: number;
-  /** Frames from clients that were skipped: unknown types, or types only a server sends (`unknown_frames`). */
+  /** Skipped client frames: unknown types, or types only a server sends (`unknown_frames`). */
   unknownFrames: number;
   /** Frames dropped from a full control queue (pongs, peer-gone notices, mesh updates). */
   controlFramesDropped: number;
