@@ -494,7 +494,8 @@ export class ControlClient extends EventEmitter {
 
   /**
    * Updates what this node reports (endpoints, disco key, home DERP, hostinfo fields) and, if it
-   * changed and the node is registered, sends a lite update. Resolves when control has it.
+   * changed and the map poll is running, sends a lite update. Resolves when control has it (at
+   * once before `start()`: the poll's first MapRequest carries the new values).
    */
   update(u: {
     endpoints?: Endpoint[];
@@ -506,7 +507,9 @@ export class ControlClient extends EventEmitter {
     if (u.discoKey !== undefined) this.#discoKey = u.discoKey;
     if (u.preferredDERP !== undefined) this.#preferredDERP = u.preferredDERP;
     if (u.hostinfo !== undefined) this.#hostinfoExtra = { ...this.#hostinfoExtra, ...u.hostinfo };
-    if (!this.#registered) return Promise.resolve();
+    // Before the poll starts there is nothing to update: its first MapRequest carries all of it.
+    // (headscale takes about a second to answer a lite update; sending one first delays up().)
+    if (!this.#registered || !this.#polling) return Promise.resolve();
     const snapshot = JSON.stringify(this.#mapRequest(false));
     if (snapshot === this.#lastLite) return this.#liteChain;
     return this.sendLiteUpdate();

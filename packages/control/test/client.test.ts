@@ -243,7 +243,7 @@ describe('ControlClient against the in-process control', () => {
     expect(peers(nm)[N - 1]!.Hostinfo?.Hostname).toBe(`h${N - 1}`);
   }, 60_000);
 
-  it('lite updates carry endpoints, disco key and PreferredDERP, and are sent only on change', async () => {
+  it('lite updates carry endpoints, disco key and PreferredDERP, only on change and only once the poll runs', async () => {
     const rec = await setup();
     client = new ControlClient({ serverURL: fake!.url, machineKey: MachinePrivate.generate(), authKey: 'k' });
     await client.register();
@@ -253,6 +253,17 @@ describe('ControlClient against the in-process control', () => {
       discoKey: disco,
       preferredDERP: 900,
     };
+    // Before the poll: nothing is sent; the first streaming MapRequest carries the values.
+    await client.update({ ...upd, preferredDERP: 899 });
+    expect(rec.maps).toHaveLength(0);
+    client.start();
+    await until(() => client!.netmap);
+    expect(rec.maps[0]!.body).toMatchObject({
+      Stream: true,
+      DiscoKey: disco.toString(),
+      Endpoints: ['127.0.0.1:41641'],
+      Hostinfo: { NetInfo: { PreferredDERP: 899 } },
+    });
     await client.update(upd);
     await client.update(upd);
     const lite = rec.maps.filter((m) => !m.body.Stream);

@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ControlHandshakeError,
-  ControlHttpError,
   ControlProtocolError,
   ControlUnreachableError,
 } from '../src/errors.js';

@@ -172,6 +172,7 @@ export class Server extends EventEmitter<ServerEvents> {
   #backend: LocalBackend | undefined;
   #loopback: Promise<Loopback> | undefined;
   #fetch: TailnetFetch | undefined;
+  #saving: Promise<void> = Promise.resolve();
   /** `(host, port) => dial('tcp', host:port)`: the seam the loopback proxy and the HTTP clients use. */
   readonly #tailnetDial: TailnetDial = (host, port) => this.dial('tcp', joinHostPort(host, port));
   readonly #tcpListeners = new Set<TcpServer>();
@@ -398,9 +399,10 @@ export class Server extends EventEmitter<ServerEvents> {
     if (node === undefined || p === undefined || store === undefined || this.#closed) return;
     p.nodeKey = node.control.nodeKey;
     p.loggedOut = false;
-    saveProfile(store, p).catch((err: unknown) =>
-      this.#userLogf('tsnet: saving state: %s', (err as Error).message),
-    );
+    // One save at a time (each reads, merges and writes several keys); close() waits for the last.
+    this.#saving = this.#saving
+      .then(() => saveProfile(store, p))
+      .catch((err: unknown) => this.#userLogf('tsnet: saving state: %s', (err as Error).message));
   }
 
   #noteNetmap(nm: NetworkMap): void {
@@ -739,6 +741,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#udp.clear();
     // A start in progress finishes opening the store before we close the node it made.
     await this.#startPromise?.catch(() => {});
+    // State being written reaches the store before close() resolves.
+    await this.#saving;
     await this.#node?.close();
     this.#setState('Stopped');
     this.removeAllListeners();
