@@ -200,4 +200,11 @@ describe('DerpRegionManager', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(servers[0]?.counters.accepts).toBe(0);
   });
+
+  it("parseDerpMap reads omitDefaultRegions under Go's JSON name and the field name", () => {
+    for (const key of ['omitDefaultRegions', 'OmitDefaultRegions']) {
+      expect(parseDerpMap({ Regions: {}, [key]: true }).OmitDefaultRegions).toBe(true);
+    }
+    expect(parseDerpMap({ Regions: {} }).OmitDefaultRegions).toBeUndefined();
+  });
 });

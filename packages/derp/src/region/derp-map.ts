@@ -65,8 +65,8 @@ export interface DerpMap {
   /** The regions by ID (the ID as decimal text, as in the JSON). */
   Regions: Record<string, DerpRegion>;
   /**
-   * Use only these regions, not Tailscale's defaults. `parseDerpMap` reads the key
-   * `OmitDefaultRegions`; Go's JSON name is `omitDefaultRegions`.
+   * Use only these regions, not Tailscale's defaults. Go's JSON name is `omitDefaultRegions`;
+   * `parseDerpMap` reads that and `OmitDefaultRegions`.
    */
   OmitDefaultRegions?: boolean;
   /** `tailcfg.DERPHomeParams` (per-region latency scores for choosing home); not kept by `parseDerpMap`. */
@@ -143,7 +143,10 @@ export function parseDerpMap(json: string | unknown): DerpMap {
     if (bool(r, 'NoMeasureNoHome') === true) region.NoMeasureNoHome = true;
     out.Regions[String(RegionID)] = region;
   }
-  if (bool(root, 'OmitDefaultRegions') === true) out.OmitDefaultRegions = true;
+  // Go's JSON name is `omitDefaultRegions`; its decoder matches keys case-insensitively, so both.
+  if (bool(root, 'omitDefaultRegions') === true || bool(root, 'OmitDefaultRegions') === true) {
+    out.OmitDefaultRegions = true;
+  }
   return out;
 }
 
