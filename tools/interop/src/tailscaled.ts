@@ -17,6 +17,14 @@ export interface TailscaledOptions {
   verbose?: number;
   /** Advertise local interface addresses as endpoints (default false: only STUN-derived 127.0.0.1 ones). */
   advertiseLocalAddrs?: boolean;
+  /**
+   * State directory; pass the `dir` of a tailscaled closed with `keepState` to restart the same node
+   * (same node key and addresses, no `up` needed; a fresh disco key, as at every start). Default: a
+   * fresh one.
+   */
+  dir?: string;
+  /** WireGuard/disco UDP port (default: a free one). */
+  port?: number;
 }
 
 export interface UpOptions {
@@ -88,7 +96,8 @@ export interface Tailscaled {
   ): Promise<Buffer>;
   httpGet(url: string, timeoutMs?: number): Promise<HttpResponse>;
   logs(): string;
-  close(): Promise<void>;
+  /** Stops tailscaled; its state dir (also a `dir` the caller passed) is deleted unless `keepState`. */
+  close(opts?: { keepState?: boolean }): Promise<void>;
 }
 
 /** The parts of ipnstate.Status the fixtures use; the rest is there too. */
@@ -127,9 +136,9 @@ export function parsePongs(out: string): Pong[] {
 export async function startTailscaled(opts: TailscaledOptions = {}): Promise<Tailscaled> {
   const tailscaledBin = requireBinary('tailscaled');
   const tailscaleBin = requireBinary('tailscale');
-  const dir = mkdtempSync(join(tmpdir(), 'tsnet-tailscaled-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tsnet-tailscaled-'));
   const socket = join(dir, 'tailscaled.sock');
-  const port = await freeUdpPort(true);
+  const port = opts.port ?? (await freeUdpPort(true));
   const socks5Port = await freeTcpPort();
   const httpProxyPort = await freeTcpPort();
   const env: NodeJS.ProcessEnv = {
@@ -165,9 +174,9 @@ export async function startTailscaled(opts: TailscaledOptions = {}): Promise<Tai
     if (r.stdout.trim() === '') throw new Error(`tailscale status --json: ${r.stderr}`);
     return JSON.parse(r.stdout) as TailscaleStatus;
   };
-  const close = async () => {
+  const close = async (o: { keepState?: boolean } = {}) => {
     await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (o.keepState !== true) rmSync(dir, { recursive: true, force: true });
   };
 
   try {
