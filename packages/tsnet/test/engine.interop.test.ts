@@ -4,8 +4,12 @@
 //     running connection; (b) tailscaled reaches our listener through its SOCKS5 proxy, and
 //     `tailscale ping` (disco, TSMP, ICMP) gets answers, the disco ones finally direct;
 // (c) a headscale policy that allows only some ports is enforced by our filter;
-// (d) the Go peer restarts (new disco key) and we reach it again, directly.
+// (d) the Go peer restarts (new disco key) and we reach it again, directly; (e) a 50 MB echo that
+//     starts on DERP survives the upgrade to direct; (f) two of our nodes reach each other;
+// (g) a 50 MB echo entirely over DERP and (h) one entirely over the direct path, with throughput;
+// (i) the real tailscaled restarts with its state (new disco key) and the direct path comes back.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import {
   type Derper,
@@ -22,7 +26,9 @@ import {
 } from '@tsnet/interop';
 import type { TcpSocket } from '@tsnet/netstack';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TAILSCALE_MTU } from '../src/engine/datapath.js';
 import { TsnetNode } from '../src/engine/node.js';
+import type { PeerPath } from '../src/magicsock/endpoint.js';
 import { Server } from '../src/server.js';
 import { MemoryStore } from '../src/state/store.js';
 
@@ -31,6 +37,74 @@ const LISTEN = 8080;
 const DENIED = 9090;
 /** Bytes each way in the bulk test (TSNET_BULK_MB overrides). */
 const BULK_BYTES = Number(process.env.TSNET_BULK_MB ?? '50') * 1024 * 1024;
+/** Payload of one TCP segment over IPv4 at Tailscale's MTU: each WireGuard datagram carries at most this. */
+const MSS4 = TAILSCALE_MTU - 40;
+/**
+ * WireGuard datagrams allowed on the unused path during a one-path bulk test. The path counters count
+ * WireGuard datagrams only (disco rides beside them uncounted), so this is slack for a stray keepalive;
+ * a lapse of trust in the direct path would send every packet over DERP as well, thousands of them.
+ */
+const OTHER_PATH_SLACK = 16;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** `size` bytes of a pattern that repeats only after 4 GiB. */
+function bulkData(size: number): Buffer {
+  const data = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+  return data;
+}
+
+/** MiB/s for `bytes` (each way) in `ms`. */
+const mibps = (bytes: number, ms: number) => bytes / 1024 / 1024 / (ms / 1000);
+
+/**
+ * UDP datagrams this network namespace dropped for a full socket receive buffer (Linux's
+ * `Udp: RcvbufErrors`; -1 elsewhere). Shared with every process here: for the logs, not for asserts.
+ */
+function udpRcvbufErrors(): number {
+  try {
+    const [head, vals] = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
+    const i = head?.split(' ').indexOf('RcvbufErrors') ?? -1;
+    return i < 0 ? -1 : Number(vals?.split(' ')[i] ?? -1);
+  } catch {
+    return -1;
+  }
+}
+
+/** The peer in our netmap that has the Tailscale address `ip`. */
+function netmapPeer(n: TsnetNode, ip: string) {
+  for (const [, p] of n.netmap?.peerTable.entries() ?? []) {
+    if ((p.Addresses ?? []).some((a) => a.addr.toString() === ip)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Echoes `probe` on `sock` `rounds` times, `gapMs` apart, and returns the peer's path counters from
+ * before and after: a window of light traffic in which to see which path each side uses.
+ */
+async function probeWindow(
+  n: TsnetNode,
+  peerIp: string,
+  sock: TcpSocket,
+  rounds = 6,
+  gapMs = 400,
+): Promise<{ before: PeerPath; after: PeerPath }> {
+  const probe = Buffer.from(`probe ${'p'.repeat(200)}`);
+  const before = n.peerPath(peerIp);
+  for (let i = 0; i < rounds; i++) {
+    const back = await exchange(sock, probe, probe.length, 10_000);
+    if (!back.equals(probe)) throw new Error('probe echo differs');
+    await sleep(gapMs);
+  }
+  const after = n.peerPath(peerIp);
+  if (before === undefined || after === undefined) throw new Error(`no path to ${peerIp}`);
+  return { before, after };
+}
 
 /** Writes `data` and reads until `n` bytes came back (bounded). */
 function exchange(
@@ -71,6 +145,8 @@ describeInterop(
     let node: TsnetNode | null = null;
     const logs: string[] = [];
     let accepted = { allowed: 0, denied: 0 };
+    /** MiB/s each way measured by (g) and (h). */
+    const throughput: { derp?: number; direct?: number } = {};
     printLogsOnFailure(() => ({
       derper,
       headscale: hs,
@@ -413,5 +489,182 @@ describeInterop(
         { timeoutMs: 15_000 },
       );
     }, 60_000);
+
+    it('(g) a 50 MB echo (each way) entirely over DERP: direct paths off, the direct counters stay still, SHA-256 equal', async ({
+      annotate,
+    }) => {
+      if (node === null || gp === null) throw new Error('fixtures not started');
+      const n = node;
+      const g = gp;
+      // (e) left a trusted direct path. Turning direct paths off forgets it at once, so everything we
+      // send goes over DERP from now on. The Go peer keeps sending to our UDP address until its trust
+      // in the path lapses (6.5 s after our last Pong; we answer no UDP ping now) and its next ping
+      // there times out (5 s), when it drops the address and sends over DERP only.
+      n.magicsock.setDirectEnabled(false);
+      const p0 = n.peerPath(g.ip4);
+      expect(p0?.direct).toBeUndefined();
+      expect(p0?.trusted).toBe(false);
+      const sock = await n.dial(g.ip4, ECHO, 10_000);
+      const deadline = Date.now() + 45_000;
+      for (;;) {
+        const { before, after } = await probeWindow(n, g.ip4, sock);
+        expect(after.txDirect).toBe(before.txDirect);
+        if (after.rxDirect === before.rxDirect && after.rxDerp > before.rxDerp) break;
+        if (Date.now() > deadline) throw new Error('the Go peer still sends to our UDP address after 45 s');
+      }
+      const size = BULK_BYTES;
+      const data = bulkData(size);
+      const before = n.peerPath(g.ip4);
+      const rcvbuf0 = udpRcvbufErrors();
+      const started = Date.now();
+      const back = await exchange(sock, data, size, 150_000);
+      const ms = Date.now() - started;
+      const after = n.peerPath(g.ip4);
+      const rcvbufDrops = udpRcvbufErrors() - rcvbuf0;
+      sock.destroy();
+      if (before === undefined || after === undefined) throw new Error('no path to the Go peer');
+      throughput.derp = mibps(size, ms);
+      const line =
+        `bulk over DERP only: ${size} bytes each way in ${(ms / 1000).toFixed(1)} s = ` +
+        `${throughput.derp.toFixed(2)} MiB/s each way; WireGuard datagrams via DERP tx ` +
+        `${after.txDerp - before.txDerp} rx ${after.rxDerp - before.rxDerp}, direct tx ` +
+        `${after.txDirect - before.txDirect} rx ${after.rxDirect - before.rxDirect}; ` +
+        `UDP receive-buffer drops here ${rcvbufDrops}`;
+      logs.push(line);
+      await annotate(line);
+      expect(sha256(back)).toBe(sha256(data));
+      expect(after.direct).toBeUndefined();
+      expect(after.txDirect).toBe(before.txDirect);
+      expect(after.rxDirect).toBe(before.rxDirect);
+      // Every segment of the 50 MB went over DERP: at least size / MSS datagrams each way.
+      expect(after.txDerp - before.txDerp).toBeGreaterThanOrEqual(Math.ceil(size / MSS4));
+      expect(after.rxDerp - before.rxDerp).toBeGreaterThanOrEqual(Math.ceil(size / MSS4));
+    }, 180_000);
+
+    it('(h) a 50 MB echo (each way) entirely over the direct path: DERP carries no data, SHA-256 equal', async ({
+      annotate,
+    }) => {
+      if (node === null || gp === null) throw new Error('fixtures not started');
+      const n = node;
+      const g = gp;
+      n.magicsock.setDirectEnabled(true);
+      const sock = await n.dial(g.ip4, ECHO, 10_000);
+      // Both sides on the direct path first: ours trusted, and round trips that move no WireGuard
+      // datagram over DERP either way (the Go peer trusts it too).
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const { before, after } = await probeWindow(n, g.ip4, sock);
+        if (
+          after.trusted &&
+          after.txDerp === before.txDerp &&
+          after.rxDerp === before.rxDerp &&
+          after.rxDirect > before.rxDirect
+        )
+          break;
+        if (Date.now() > deadline) throw new Error('no direct path used by both sides within 60 s');
+      }
+      const size = BULK_BYTES;
+      const data = bulkData(size);
+      const before = n.peerPath(g.ip4);
+      const rcvbuf0 = udpRcvbufErrors();
+      const started = Date.now();
+      const back = await exchange(sock, data, size, 150_000);
+      const ms = Date.now() - started;
+      const after = n.peerPath(g.ip4);
+      const rcvbufDrops = udpRcvbufErrors() - rcvbuf0;
+      sock.destroy();
+      if (before === undefined || after === undefined) throw new Error('no path to the Go peer');
+      throughput.direct = mibps(size, ms);
+      const line =
+        `bulk over the direct path only: ${size} bytes each way in ${(ms / 1000).toFixed(1)} s = ` +
+        `${throughput.direct.toFixed(2)} MiB/s each way; WireGuard datagrams direct tx ` +
+        `${after.txDirect - before.txDirect} rx ${after.rxDirect - before.rxDirect}, via DERP tx ` +
+        `${after.txDerp - before.txDerp} rx ${after.rxDerp - before.rxDerp}; ` +
+        `UDP receive-buffer drops here ${rcvbufDrops}`;
+      logs.push(line);
+      await annotate(line);
+      const summary = `throughput each way (${size} bytes): DERP only ${throughput.derp?.toFixed(2) ?? '-'} MiB/s, direct only ${throughput.direct.toFixed(2)} MiB/s`;
+      logs.push(summary);
+      await annotate(summary);
+      expect(sha256(back)).toBe(sha256(data));
+      expect(after.trusted).toBe(true);
+      expect(after.direct).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(after.txDirect - before.txDirect).toBeGreaterThanOrEqual(Math.ceil(size / MSS4));
+      expect(after.rxDirect - before.rxDirect).toBeGreaterThanOrEqual(Math.ceil(size / MSS4));
+      expect(after.txDerp - before.txDerp).toBeLessThanOrEqual(OTHER_PATH_SLACK);
+      expect(after.rxDerp - before.rxDerp).toBeLessThanOrEqual(OTHER_PATH_SLACK);
+    }, 180_000);
+
+    it('(i) the real tailscaled restarts with its state (new disco key): it reaches us again and the path goes direct again', async () => {
+      if (node === null || ts === null || derper === null) throw new Error('fixtures not started');
+      const n = node;
+      const t0 = ts;
+      const ip = n.addresses.find((a) => a.is4())?.toString() ?? '';
+      const tsIp = await t0.ip4();
+      const old = netmapPeer(n, tsIp);
+      const oldDisco = old?.DiscoKey?.toString();
+      expect(oldDisco).toBeDefined();
+      // Same state dir and port, as a restarted tailscaled has; no `up`: the state logs it in.
+      const { dir, port } = t0;
+      await t0.close({ keepState: true });
+      ts = null;
+      ts = await startTailscaled({ env: derper.clientEnv, dir, port });
+      const t = ts;
+      await waitUntil(
+        'the restarted tailscaled to be Running',
+        async () => (await t.status()).BackendState === 'Running',
+        { timeoutMs: 30_000 },
+      );
+      expect(await t.ip4()).toBe(tsIp);
+      // Control tells us its new disco key; the node key stayed (and our magicsock forgot the paths).
+      const fresh = await waitUntil(
+        'the new disco key of tailscaled in our netmap',
+        () => {
+          const p = netmapPeer(n, tsIp);
+          const disco = p?.DiscoKey?.toString();
+          return disco !== undefined && disco !== oldDisco ? p : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(fresh.Key.toString()).toBe(old?.Key.toString());
+      const short = fresh.Key.shortString();
+      expect(logs.some((l) => l.includes('has a new disco key') && l.includes(short))).toBe(true);
+      // (i) tailscaled reaches our listener again (a fresh WireGuard session), and we answer.
+      const payload = `after the restart ${'r'.repeat(2000)}`;
+      const echoed = await waitUntil(
+        'tailscaled to reach our listener again',
+        () =>
+          t
+            .socks5Exchange(ip, LISTEN, payload, { expectBytes: payload.length, timeoutMs: 8_000 })
+            .catch(() => undefined),
+        { timeoutMs: 45_000 },
+      );
+      expect(echoed.toString()).toBe(payload);
+      // (ii) `tailscale ping` goes direct again...
+      const ping = await waitUntil(
+        'a direct pong from tsnode after the restart',
+        async () => {
+          const p = await t.ping(ip, { count: 5, timeoutSec: 2 });
+          return p.pongs.some((x) => !x.derp) ? p : undefined;
+        },
+        { timeoutMs: 45_000 },
+      );
+      expect(ping.pongs[ping.pongs.length - 1]?.via).toBe(`127.0.0.1:${n.magicsock.localPort}`);
+      // ...and so do we: traffic keeps our session active while disco (to the new key) works.
+      const path = await waitUntil(
+        'our trusted direct path to the restarted tailscaled',
+        async () => {
+          await t
+            .socks5Exchange(ip, LISTEN, 'keep busy', { expectBytes: 9, timeoutMs: 5_000 })
+            .catch(() => undefined);
+          const p = n.peerPath(tsIp);
+          return p?.trusted === true ? p : undefined;
+        },
+        { timeoutMs: 45_000 },
+      );
+      expect(path.direct).toBe(`127.0.0.1:${port}`);
+      const st = Object.values((await t.status()).Peer ?? {}).find((p) => p.HostName === 'tsnode');
+      expect(st?.CurAddr).toBe(`127.0.0.1:${n.magicsock.localPort}`);
+    }, 180_000);
   },
 );
