@@ -68,6 +68,9 @@ function testCommand() {
   step('typecheck (tsc --noEmit)', () => pnpm(['run', '--silent', 'typecheck']));
   step('package graph (tools/check-deps)', () => pnpm(['run', '--silent', 'check-deps']));
   step('build + publint (packed packages)', () => pnpm(['run', '--silent', 'publint']));
+  step('API docs (typedoc: every export documented, no warnings)', () =>
+    pnpm(['run', '--silent', 'docs:api']),
+  );
   const interopInstall = join(root, 'tools', 'interop', 'src', 'install.mjs');
   if (existsSync(interopInstall)) {
     step('interop peers (tools/interop install)', () => run('node', [interopInstall]));

@@ -9,13 +9,16 @@ export {
   DiscoBox,
   type DiscoMessage,
   looksLikeDisco,
+  type OpenedDisco,
   parseMessage as parseDiscoMessage,
 } from './disco/index.js';
 export { Datapath, type DatapathCounters, TAILSCALE_MTU } from './engine/datapath.js';
 export { TsnetNode, type TsnetNodeEvents, type TsnetNodeOptions } from './engine/node.js';
 export * from './extras.js';
 export {
+  type FilterCapGrant,
   type FilterCounters,
+  type FilterDstPorts,
   type FilterRuleInput,
   PacketFilter,
   type TsmpCounters,

@@ -20,10 +20,13 @@ import type { TsnetNode } from './engine/node.js';
 /** `Status.Version` we report (the tailscale version whose wire formats we follow). */
 export const TSNET_VERSION = '1.102.3-tsnet';
 
+/** What `nodeLocalBackend` needs beyond the node. */
 export interface NodeBackendOptions {
   /** The node's state as the Server sees it. */
   backendState: () => BackendState;
+  /** The control URL, as `Prefs.ControlURL`. */
   controlUrl: string;
+  /** Our host name, as `Prefs.Hostname`. */
   hostname: string;
 }
 

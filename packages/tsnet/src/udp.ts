@@ -6,6 +6,7 @@
  * `Server.listenPacket`, which returns the `dgram`-shaped netstack `UdpSocket`.
  */
 import { EventEmitter, on } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { RemoteInfo, UdpSocket } from '@tsnet/netstack';
 
@@ -53,18 +54,22 @@ export class UdpConn extends Duplex {
     if (!this.destroyed) this.push(msg);
   }
 
+  /** @internal Datagrams are pushed as they arrive; nothing to pull. */
   override _read(): void {}
 
+  /** @internal One write is one datagram. */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.#send(chunk, (err) => cb(err));
   }
 
+  /** @internal `end()` ends the flow (UDP has no half-close). */
   override _final(cb: (err?: Error | null) => void): void {
     // UDP has no half-close: ending the writable side ends the flow.
     this.push(null);
     cb();
   }
 
+  /** @internal Releases the flow. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#onClose();
     cb(err);
@@ -110,8 +115,8 @@ export class UdpListener extends EventEmitter<UdpListenerEvents> {
     });
   }
 
-  /** The bound address and port. */
-  address(): { address: string; family: string; port: number } {
+  /** The bound address and port, as `dgram.Socket.address()`. */
+  address(): AddressInfo {
     return this.#sock.address();
   }
 

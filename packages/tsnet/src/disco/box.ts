@@ -1,3 +1,11 @@
+/** A disco packet `DiscoBox.open` authenticated. */
+export interface OpenedDisco {
+  /** The sender's disco public key (from the packet's header, proven by the box). */
+  sender: DiscoPublic;
+  /** The message inside. */
+  msg: DiscoMessage;
+}
+
 /**
  * `DiscoBox`: our disco private key and a bounded cache of the precomputed shared keys with peers'
  * disco keys (Go `DiscoShared`), to seal and open disco packets.
@@ -34,6 +42,7 @@ export class DiscoBox {
     this.#pub = priv.public(crypto);
   }
 
+  /** Our disco public key: the sender key in every packet we seal, sent to control as `DiscoKey`. */
   get publicKey(): DiscoPublic {
     return this.#pub;
   }
@@ -65,7 +74,7 @@ export class DiscoBox {
    * Opens a packet: the sender and the message, or null if it is not disco, does not authenticate
    * (wrong or old keys) or carries a message we do not know.
    */
-  open(pkt: Uint8Array): { sender: DiscoPublic; msg: DiscoMessage } | null {
+  open(pkt: Uint8Array): OpenedDisco | null {
     if (!looksLikeDisco(pkt)) return null;
     const senderRaw = discoSender(pkt);
     let plain: Uint8Array | null;

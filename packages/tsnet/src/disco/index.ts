@@ -1,2 +1,2 @@
-export { DiscoBox } from './box.js';
+export { DiscoBox, type OpenedDisco } from './box.js';
 export * from './disco.js';

@@ -11,20 +11,26 @@ import type { PacketFilter } from '../filter/filter.js';
 import { IPPROTO_TCP, parsePacket, TCP_ACK, TCP_SYN } from '../filter/packet.js';
 import { buildTsmpReject, handleTsmp, type TsmpCounters, type TsmpResult } from '../filter/tsmp.js';
 
+/** The MTU of a Tailscale node's interface (Go's `tstun.DefaultTUNMTU`): 1280, IPv6's minimum. */
 export const TAILSCALE_MTU = 1280;
 
+/** What the datapath between WireGuard and netstack moved and dropped, in packets. */
 export interface DatapathCounters {
   /** Inbound packets before the stack exists. */
   dropNoStack: number;
   /** Outbound packets before WireGuard is open. */
   dropNoTunnel: number;
+  /** Packets from WireGuard handed to the stack (after the filter). */
   inbound: number;
+  /** Packets from the stack handed to WireGuard. */
   outbound: number;
+  /** TSMP rejects sent for a TCP SYN the filter dropped (the peer's dial fails fast). */
   rejectsSent: number;
 }
 
 export class Datapath implements TunDevice, LinkEndpoint {
   readonly mtu = TAILSCALE_MTU;
+  /** Packet counters, live. */
   readonly counters: DatapathCounters = {
     dropNoStack: 0,
     dropNoTunnel: 0,
@@ -32,7 +38,9 @@ export class Datapath implements TunDevice, LinkEndpoint {
     outbound: 0,
     rejectsSent: 0,
   };
+  /** TSMP messages handled (pings answered, disco adverts, rejects received), live. */
   readonly tsmp: TsmpCounters = { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 };
+  /** The inbound filter from the netmap; undefined drops everything (no netmap yet). */
   filter: PacketFilter | undefined;
   /** Called with a disco key a peer advertised over TSMP and the packet's source address. */
   onDiscoAdvert: ((src: Uint8Array, key: Uint8Array) => void) | undefined;

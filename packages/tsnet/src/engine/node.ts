@@ -35,32 +35,43 @@ import type { PeerPath } from '../magicsock/endpoint.js';
 import { Magicsock } from '../magicsock/magicsock.js';
 import { Datapath, TAILSCALE_MTU } from './datapath.js';
 
+/** Options of a `TsnetNode` (the `Server` fills them from its own). */
 export interface TsnetNodeOptions {
   /** The control server URL, e.g. `http://127.0.0.1:8080`. */
   controlUrl: string;
+  /** The host name sent to control (`Hostinfo.Hostname`); control may make it unique. */
   hostname: string;
+  /** A pre-auth key; without one, control's answer carries a login URL (interactive login). */
   authKey?: string;
+  /** Register as ephemeral: control removes the node once it is offline (and on logout). */
   ephemeral?: boolean;
   /** ACL tags to request (`Hostinfo.RequestTags`). */
   tags?: string[];
   /** Persisted keys; fresh ones when absent. */
   machineKey?: MachinePrivate;
+  /** The node key (WireGuard's static key); fresh when absent. */
   nodeKey?: NodePrivate;
   /** The key `nodeKey` replaces, sent as `OldNodeKey` at registration (a forced re-login). */
   oldNodeKey?: NodePrivate;
   /** UDP socket address (default `0.0.0.0`) and port (default any). */
   listenAddress?: string;
+  /** UDP port for magicsock (default 0: any free port). */
   port?: number;
   /** DERP only: no direct UDP paths. */
   disableDirect?: boolean;
   /** Plain HTTP to DERP (Go's TS_DEBUG_USE_DERP_HTTP). */
   derpUseHttp?: boolean;
+  /** Time source for timers (a `FakeClock` in tests); default the system clock. */
   clock?: Clock;
+  /** Verbose logs of every layer; never given a key. Default: discarded. */
   logf?: Logf;
+  /** The crypto provider; default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
 }
 
+/** Events of a `TsnetNode`. */
 export interface TsnetNodeEvents {
+  /** A network map from control was applied (peers, filter, DNS). */
   netmap: [nm: NetworkMap];
   /** Control accepted the node (its key is registered): persist the node key now. */
   registered: [];
@@ -86,11 +97,13 @@ interface WgPeer {
  * ```
  */
 export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
+  /** The control client (registration, map poll, lite updates). */
   readonly control: ControlClient;
   #magicsock!: Magicsock;
   #device!: Device;
   /** The node key the device and magicsock were built with. */
   #builtKey: NodePrivate | undefined;
+  /** The packet path between WireGuard and netstack (filter, TSMP, counters). */
   readonly datapath = new Datapath();
   #stack: Stack | undefined;
   #filter: PacketFilter | undefined;
@@ -200,14 +213,17 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     return this.#addresses;
   }
 
+  /** The last network map applied (undefined before the first). */
   get netmap(): NetworkMap | undefined {
     return this.#netmap;
   }
 
+  /** The packet filter compiled from the netmap's `PacketFilters` (undefined before the first). */
   get filter(): PacketFilter | undefined {
     return this.#filter;
   }
 
+  /** The node's netstack on its Tailscale addresses (undefined before `up`). */
   get stack(): Stack | undefined {
     return this.#stack;
   }
@@ -437,6 +453,10 @@ export class TsnetNode extends EventEmitter<TsnetNodeEvents> {
     return this.magicsock.peerPath(key);
   }
 
+  /**
+   * Stops the map poll, logs an ephemeral node out (bounded), closes listeners, connections, the
+   * WireGuard device, magicsock (UDP socket and DERP) and every timer. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     const wasUp = this.#state === 'up';

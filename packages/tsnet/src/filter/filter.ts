@@ -30,21 +30,41 @@ import {
 
 /** The shape of `tailcfg.FilterRule` the filter reads (the control package's type fits). */
 export interface FilterRuleInput {
+  /** Sources: `*`, IPs, CIDRs, `a-b` ranges, or `cap:<node capability>`. */
   SrcIPs?: readonly string[] | null | undefined;
+  /** Deprecated prefix lengths for `SrcIPs` (old control servers). */
   SrcBits?: readonly number[] | null | undefined;
-  DstPorts?:
-    | readonly { IP: string; Bits?: number | null | undefined; Ports: { First: number; Last: number } }[]
-    | null
-    | undefined;
+  /** Destinations with their port ranges; empty with `CapGrant` rules. */
+  DstPorts?: readonly FilterDstPorts[] | null | undefined;
+  /** IP protocols the rule allows (default TCP, UDP, ICMPv4, ICMPv6). */
   IPProto?: readonly number[] | null | undefined;
-  CapGrant?:
-    | readonly {
-        Dsts?: readonly (string | IPPrefix)[] | null | undefined;
-        Caps?: readonly string[] | null | undefined;
-        CapMap?: Record<string, unknown> | null | undefined;
-      }[]
-    | null
-    | undefined;
+  /** Application capabilities granted to the sources (kept for WhoIs, not for packets). */
+  CapGrant?: readonly FilterCapGrant[] | null | undefined;
+}
+
+/** `tailcfg.NetPortRange`: a destination and its ports. */
+export interface FilterDstPorts {
+  /** `*`, an IP, a CIDR or a range. */
+  IP: string;
+  /** Deprecated prefix length for `IP`. */
+  Bits?: number | null | undefined;
+  /** Inclusive port range (`0-65535` for all). */
+  Ports: {
+    /** The first port. */
+    First: number;
+    /** The last port (inclusive). */
+    Last: number;
+  };
+}
+
+/** `tailcfg.CapGrant`: capabilities the sources hold on these destinations. */
+export interface FilterCapGrant {
+  /** Destination prefixes (or `*`). */
+  Dsts?: readonly (string | IPPrefix)[] | null | undefined;
+  /** Old-style capability names (no values). */
+  Caps?: readonly string[] | null | undefined;
+  /** Capability name → JSON values. */
+  CapMap?: Record<string, unknown> | null | undefined;
 }
 
 /** An inclusive address range of one family. */
@@ -71,14 +91,22 @@ interface CompiledGrant {
   caps: Record<string, unknown[]>;
 }
 
+/** What `PacketFilter.check` decided: deliver, drop, or hand to the TSMP handler. */
 export type Verdict = 'accept' | 'drop' | 'tsmp';
 
+/** Inbound packets by verdict and drop reason (Go's `filter.Response` reasons). */
 export interface FilterCounters {
+  /** Delivered to the stack. */
   accepted: number;
+  /** Not a parsable IP packet (truncated, bad header). */
   dropBadPacket: number;
+  /** Destination is not one of our addresses. */
   dropNotLocal: number;
+  /** Multicast or link-local destination. */
   dropMulticastOrLinkLocal: number;
+  /** No rule allows it (a denied port, say). */
   dropNoRule: number;
+  /** No filter yet (no netmap): everything is dropped. */
   dropNoFilter: number;
 }
 
@@ -147,7 +175,13 @@ export interface FilterOptions {
   capIps?: (cap: string) => readonly IPPrefix[];
 }
 
+/**
+ * The netmap's `PacketFilters` compiled and enforced inbound with `wgengine/filter`'s semantics:
+ * TCP non-SYN accepted, UDP replies accepted for flows we started (LRU of 512), TSMP to its
+ * handler, everything else by rule; CapGrant rules kept for WhoIs (`capsFor`).
+ */
 export class PacketFilter {
+  /** Packets by verdict and drop reason, live. */
   readonly counters: FilterCounters = {
     accepted: 0,
     dropBadPacket: 0,

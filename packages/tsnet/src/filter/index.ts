@@ -1,5 +1,7 @@
 export {
+  type FilterCapGrant,
   type FilterCounters,
+  type FilterDstPorts,
   type FilterOptions,
   type FilterRuleInput,
   PacketFilter,

@@ -6,10 +6,15 @@
  */
 import { IPPROTO_TSMP, type ParsedPacket, parsePacket } from './packet.js';
 
+/** TSMP (IP protocol 99) messages handled. */
 export interface TsmpCounters {
+  /** TSMP pings answered with a pong (`tailscale ping --tsmp`). */
   pings: number;
+  /** Disco-key advertisements (`'a'`) received. */
   discoAdverts: number;
+  /** Rejects received (a peer's filter refused our connection). */
   rejectsReceived: number;
+  /** Anything else (unknown types, malformed), counted and dropped. */
   ignored: number;
 }
 

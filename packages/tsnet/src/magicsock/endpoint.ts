@@ -66,12 +66,17 @@ export interface PeerPath {
   direct: string | undefined;
   /** True while `direct` is confirmed by a recent Pong (traffic then goes only there). */
   trusted: boolean;
+  /** Round-trip time of the last Pong on `direct`, in ms. */
   latencyMs: number | undefined;
   /** The peer's home DERP region (0 if none). */
   derpRegion: number;
+  /** WireGuard packets sent over UDP to this peer. */
   txDirect: number;
+  /** WireGuard packets sent through DERP to this peer. */
   txDerp: number;
+  /** WireGuard packets received from this peer over UDP. */
   rxDirect: number;
+  /** WireGuard packets received from this peer through DERP. */
   rxDerp: number;
 }
 

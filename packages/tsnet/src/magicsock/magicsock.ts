@@ -44,19 +44,27 @@ import { isStunResponse, parseStunResponse, stunRequest } from './stun.js';
 
 /** One of our UDP endpoints and how we learned it (tailcfg.EndpointType: 1 local, 2 STUN). */
 export interface LocalEndpoint {
+  /** The address and port peers may send to. */
   addr: AddrPort;
+  /** 1: a local interface address; 2: learned by STUN (our public mapping). */
   type: 1 | 2;
 }
 
 /** A peer as the netmap describes it, for `setPeers`. */
 export interface MagicPeer {
+  /** The peer's node key (its WireGuard static key; WireGuard's endpoint for it is its text). */
   nodeKey: NodePublic;
+  /** The peer's disco key for this run of it (undefined: the peer speaks no disco). */
   discoKey: DiscoPublic | undefined;
+  /** The peer's home DERP region (`HomeDERP`; 0 if it has none yet). */
   homeDerp: number;
+  /** The UDP endpoints it reported (candidates for disco pings). */
   endpoints: readonly AddrPort[];
 }
 
+/** Options of a `Magicsock`. */
 export interface MagicsockOptions {
+  /** Our node key (DERP authenticates with it; disco Pings carry its public half). */
   nodeKey: NodePrivate;
   /** Defaults to a fresh key (Tailscale makes a new disco key at every start). */
   discoKey?: DiscoPrivate;
@@ -68,11 +76,15 @@ export interface MagicsockOptions {
   disableDirect?: boolean;
   /** Plain HTTP to DERP servers (Go's `TS_DEBUG_USE_DERP_HTTP`). */
   derpUseHttp?: boolean;
+  /** Time source for the heartbeat and trust timers; default the system clock. */
   clock?: Clock;
+  /** Verbose logs (paths, DERP); default discarded. */
   logf?: Logf;
+  /** The crypto provider (disco boxes); default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
 }
 
+/** Events of a `Magicsock`. */
 export interface MagicsockEvents {
   /** Our endpoints changed. */
   endpoints: [endpoints: LocalEndpoint[]];
@@ -84,17 +96,29 @@ export interface MagicsockEvents {
 
 /** Counters: what was sent and received on which path, and what was dropped and why. */
 export interface MagicsockCounters {
+  /** WireGuard datagrams received over UDP. */
   rxUdpWireguard: number;
+  /** WireGuard packets received through DERP. */
   rxDerpWireguard: number;
+  /** Disco messages opened (from a known peer, authentic). */
   rxDisco: number;
+  /** Disco messages sealed and sent (Ping, Pong, CallMeMaybe). */
   txDisco: number;
+  /** STUN responses received. */
   rxStun: number;
+  /** Disco packets whose box did not open (wrong or old keys, tampering). */
   dropDiscoBadBox: number;
+  /** Disco packets from a disco key no netmap peer has (dropped before any crypto). */
   dropDiscoUnknownPeer: number;
+  /** CallMeMaybe not via DERP or not from the peer's node key. */
   dropDiscoBadCallMeMaybe: number;
+  /** Pongs for no Ping of ours in flight. */
   dropDiscoUnknownPong: number;
+  /** Sends to a node key that is not a peer. */
   dropSendUnknownPeer: number;
+  /** Sends after `close()`. */
   dropSendClosed: number;
+  /** UDP sends the socket refused. */
   udpSendErrors: number;
   /** WireGuard handshake initiations over DERP from a node key not (yet) in our netmap, held. */
   heldInitiations: number;
@@ -144,6 +168,7 @@ const SOCKET_BUFFER_BYTES = 7 << 20;
 const MAX_ADDR_MAP = 4096;
 
 export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
+  /** Counters, live. */
   readonly counters: MagicsockCounters = newCounters();
   readonly #opts: MagicsockOptions;
   readonly #clock: Clock;

@@ -23,8 +23,11 @@ export const PROFILES_KEY = '_profiles';
 
 /** Who the control server says we are (Go's `tailcfg.UserProfile`, the fields we keep). */
 export interface StoredUser {
+  /** Control's user ID. */
   ID?: number | undefined;
+  /** The login name (`alice@example.com`). */
   LoginName?: string | undefined;
+  /** The display name. */
   DisplayName?: string | undefined;
 }
 
@@ -32,15 +35,21 @@ export interface StoredUser {
 export interface Profile {
   /** Four hex digits, as Go's `newUnusedID`. */
   id: string;
+  /** The control server this profile is logged in to (`Prefs.ControlURL`). */
   controlUrl: string;
+  /** The host name asked for (`Prefs.Hostname`). */
   hostname: string;
   /** Absent until registration succeeded. */
   nodeKey: NodePrivate | undefined;
+  /** The key `nodeKey` replaced at a forced re-login (`Config.OldPrivateNodeKey`). */
   oldNodeKey: NodePrivate | undefined;
+  /** True after a logout: the next start needs a login (`Prefs.LoggedOut`). */
   loggedOut: boolean;
   /** Control's stable node ID. */
   nodeId: string | undefined;
+  /** The user control says owns the node. */
   user: StoredUser | undefined;
+  /** Tags asked for (`Prefs.AdvertiseTags`). */
   advertiseTags: string[];
   /** The MagicDNS name, when known. */
   name: string | undefined;
@@ -48,7 +57,9 @@ export interface Profile {
 
 /** What a store held. */
 export interface LoadedState {
+  /** `_machinekey`, if the store has one. */
   machineKey: MachinePrivate | undefined;
+  /** The profile `_current-profile` names, if any. */
   profile: Profile | undefined;
 }
 
