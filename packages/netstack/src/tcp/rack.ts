@@ -29,6 +29,12 @@ const MAX_RECORDS = 1 << 16;
 export class Rack {
   private log: TxRecord[] = [];
   private head = 0;
+  /**
+   * Index of the newest retransmission record (-1: none). Past it the log holds only original
+   * transmissions, in sequence order, which lets `onAck` stop at the first one not delivered when
+   * nothing is SACKed (an ACK then costs O(newly acked), not O(records in flight)).
+   */
+  private lastRtx = -1;
   /** RACK.xmit_ts / RACK.end_seq / RACK.rtt (§6.1). */
   xmitTs = Number.NEGATIVE_INFINITY;
   endSeq = 0;
@@ -64,6 +70,8 @@ export class Rack {
         else if (!left && right) r.start = end;
         else {
           this.log.splice(i + 1, 0, { ...r, start: end });
+          if (i + 1 <= this.lastRtx) this.lastRtx++;
+          else if (r.retransmit) this.lastRtx = i + 1;
           r.end = start;
           i++;
         }
@@ -71,9 +79,11 @@ export class Rack {
       this.removeLost(start, end);
     }
     this.log.push({ start, end, ts: now, retransmit, firstTs, done: false });
+    if (retransmit) this.lastRtx = this.log.length - 1;
     if (this.log.length - this.head > MAX_RECORDS) this.head++;
     if (this.head > 4096 && this.head * 2 > this.log.length) {
       this.log = this.log.slice(this.head);
+      this.lastRtx = Math.max(this.lastRtx - this.head, -1);
       this.head = 0;
     }
   }
@@ -91,9 +101,12 @@ export class Rack {
     tsOffsetNow: (t: number) => number,
     finEnd: number,
   ): void {
+    const nothingSacked = sack.empty;
     for (let i = this.head; i < this.log.length; i++) {
       const r = this.log[i]!;
       if (r.done) continue;
+      // In-order originals with nothing SACKed: the first not cumulatively ACKed ends the scan.
+      if (nothingSacked && i > this.lastRtx && seqGt(r.end, una)) break;
       // SACK blocks cover data only: a segment carrying the FIN counts as SACKed without it.
       const dataEnd = r.end === finEnd ? (r.end - 1) >>> 0 : r.end;
       const sackedTo = sack.skipSacked(r.start);
