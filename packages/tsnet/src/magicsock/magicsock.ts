@@ -164,6 +164,15 @@ function isInitiation(p: Uint8Array): boolean {
 /** The UDP socket buffers asked for, as Go's magicsock (`socketBufferSize`, 7 MiB). */
 const SOCKET_BUFFER_BYTES = 7 << 20;
 
+/** `AddrPort` text of a UDP source Node reports as IPv6 (v4-mapped ones unmapped), or undefined. */
+function udpAddrKey(address: string, port: number): string | undefined {
+  try {
+    return new AddrPort(IPAddr.parse(address).unmap(), port).toString();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Bound on the UDP source → peer map (a peer may ping from many ports). */
 const MAX_ADDR_MAP = 4096;
 
@@ -447,24 +456,25 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   #onUdp(msg: Buffer, address: string, port: number): void {
     if (this.#closed) return;
     const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-    let src: AddrPort;
-    try {
-      src = new AddrPort(IPAddr.parse(address).unmap(), port);
-    } catch {
+    const disco = looksLikeDisco(data);
+    if (disco || isStunResponse(data)) {
+      let src: AddrPort;
+      try {
+        src = new AddrPort(IPAddr.parse(address).unmap(), port);
+      } catch {
+        return;
+      }
+      if (disco) this.#handleDisco(data, src, undefined, 0);
+      else this.#handleStun(data);
       return;
     }
-    if (looksLikeDisco(data)) {
-      this.#handleDisco(data, src, undefined, 0);
-      return;
-    }
-    if (isStunResponse(data)) {
-      this.#handleStun(data);
-      return;
-    }
-    const ep = this.#byAddr.get(src.toString());
+    // WireGuard, the hot path: an IPv4 source's key is its text as Node gives it (no parse).
+    const key = address.includes(':') ? udpAddrKey(address, port) : `${address}:${port}`;
+    if (key === undefined) return;
+    const ep = this.#byAddr.get(key);
     if (ep !== undefined) ep.stats.rxDirect++;
     this.counters.rxUdpWireguard++;
-    this.#receive?.(data, ep?.keyText ?? `${UNKNOWN_PREFIX}${src.toString()}`);
+    this.#receive?.(data, ep?.keyText ?? `${UNKNOWN_PREFIX}${key}`);
   }
 
   #onDerp(pkt: Uint8Array, src: NodePublic, region: number): void {
