@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import { getCryptoProvider, MachinePrivate, MachinePublic, parseHex, toHex } from '@tsnet/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ControlHandshakeError,
-  ControlProtocolError,
-  ControlUnreachableError,
-} from '../src/errors.js';
+import { ControlHandshakeError, ControlProtocolError, ControlUnreachableError } from '../src/errors.js';
 import { NoiseHttpClient } from '../src/ts2021/client.js';
 import { dialNoise, fetchServerKey } from '../src/ts2021/dial.js';
 import { EarlyPayloadStripper } from '../src/ts2021/early.js';
