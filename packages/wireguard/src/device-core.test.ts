@@ -101,4 +101,30 @@ describe('DeviceCore (sans-IO)', () => {
     expect(wire).toHaveLength(0);
     expect(a.pollAt()).toBe(Number.POSITIVE_INFINITY);
   });
+
+  it('a peer add or update with a bad field changes nothing (all or nothing)', () => {
+    const c = getCryptoProvider();
+    const core = new DeviceCore(
+      { privateKey: c.randomBytes(32) },
+      { sendDatagram: () => {}, deliverPacket: () => {}, event: () => {} },
+    );
+    const k = c.randomBytes(32);
+    expect(() =>
+      core.addPeer(
+        { publicKey: k, endpoint: 'x:1', allowedIps: ['10.0.0.1/32'], persistentKeepalive: -1 },
+        0,
+      ),
+    ).toThrow(RangeError);
+    expect(core.hasPeer(k)).toBe(false);
+    expect(() => core.addPeer({ publicKey: k, endpoint: 'x:1', allowedIps: ['not-an-ip'] }, 0)).toThrow();
+    expect(core.hasPeer(k)).toBe(false);
+    core.addPeer({ publicKey: k, endpoint: 'x:1', allowedIps: ['10.0.0.1/32'], persistentKeepalive: 25 }, 0);
+    expect(() =>
+      core.updatePeer(k, { endpoint: 'y:2', allowedIps: ['10.0.0.9/32'], persistentKeepalive: 70000 }),
+    ).toThrow(RangeError);
+    const st = core.peerStats(k);
+    expect(st?.endpoint).toBe('x:1');
+    expect(st?.allowedIps.map(String)).toEqual(['10.0.0.1/32']);
+    expect(st?.persistentKeepalive).toBe(25);
+  });
 });

@@ -92,6 +92,18 @@ export function parseKeyInput(name: string, key: KeyInput): Uint8Array {
   return k;
 }
 
+/** Throws (naming the field) for an allowed IP or keepalive a peer update cannot take. */
+function validatePeerUpdate(update: PeerUpdate): void {
+  if (update.allowedIps !== undefined) {
+    const scratch = new AllowedIps<number>();
+    for (const p of update.allowedIps) scratch.insert(p, 0);
+  }
+  const ka = update.persistentKeepalive;
+  if (ka !== undefined && (!Number.isInteger(ka) || ka < 0 || ka > 65535)) {
+    throw new RangeError('persistentKeepalive must be 0..65535 seconds');
+  }
+}
+
 /**
  * The sans-IO device. Feed it datagrams, IP packets and time; it calls `output` synchronously.
  *
@@ -221,6 +233,8 @@ export class DeviceCore {
     if (toBase64(this.publicKey) === key) throw new TypeError('publicKey must not be the device’s own key');
     const psk =
       config.presharedKey === undefined ? undefined : parseKeyInput('presharedKey', config.presharedKey);
+    // Validate the rest before the peer exists, so a bad field leaves nothing configured.
+    validatePeerUpdate(config);
     const peer = new Peer(this.#ctx, pk, psk);
     this.#peers.set(key, peer);
     this.updatePeer(key, { ...config, presharedKey: undefined });
@@ -230,23 +244,21 @@ export class DeviceCore {
   /** Changes a peer's configuration at run time. */
   updatePeer(publicKey: KeyInput, update: PeerUpdate): void {
     const peer = this.#peer(publicKey);
+    // All or nothing: every field is checked before any is applied.
+    validatePeerUpdate(update);
+    const psk =
+      update.presharedKey === undefined ? undefined : parseKeyInput('presharedKey', update.presharedKey);
     if (update.endpoint !== undefined) peer.endpoint = update.endpoint;
     if (update.disableRoaming !== undefined) peer.disableRoaming = update.disableRoaming;
     if (update.removePresharedKey) peer.setPresharedKey(undefined);
-    if (update.presharedKey !== undefined)
-      peer.setPresharedKey(parseKeyInput('presharedKey', update.presharedKey));
+    if (psk !== undefined) peer.setPresharedKey(psk);
     if (update.allowedIps !== undefined) {
       const table = this.#ctx.allowedIps;
-      // Validate every prefix before changing anything.
-      const scratch = new AllowedIps<number>();
-      for (const p of update.allowedIps) scratch.insert(p, 0);
       table.removeByPeer(peer);
       for (const p of update.allowedIps) table.insert(p, peer);
     }
     if (update.persistentKeepalive !== undefined) {
       const ka = update.persistentKeepalive;
-      if (!Number.isInteger(ka) || ka < 0 || ka > 65535)
-        throw new RangeError('persistentKeepalive must be 0..65535 seconds');
       peer.persistentKeepalive = ka;
       if (ka === 0) peer.timers.persistentKeepalive = Number.POSITIVE_INFINITY;
     }

@@ -57,6 +57,37 @@ describe('Device API', () => {
     expect(clock.pending).toBe(0); // close() cancelled it
   });
 
+  it('up() closes the Bind again when the TUN fails to open, and may be retried', async () => {
+    const c = getCryptoProvider();
+    let opens = 0;
+    let closes = 0;
+    const bind = {
+      open: () => {
+        opens++;
+      },
+      send: () => {},
+      close: () => {
+        closes++;
+      },
+    };
+    let fail = true;
+    const tun = {
+      open: () => {
+        if (fail) throw new Error('no tun');
+      },
+      write: () => {},
+      close: () => {},
+    };
+    const dev = new Device({ privateKey: c.randomBytes(32), bind, tun });
+    await expect(dev.up()).rejects.toThrow('no tun');
+    expect([opens, closes]).toEqual([1, 1]);
+    fail = false;
+    await dev.up();
+    expect(opens).toBe(2);
+    await dev.close();
+    expect(closes).toBe(2);
+  });
+
   it('waitForHandshake rejects after its timeout on the device clock', async () => {
     const c = getCryptoProvider();
     const clock = new FakeClock();

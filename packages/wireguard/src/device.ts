@@ -132,7 +132,15 @@ export class Device {
   async up(): Promise<void> {
     if (this.#state !== 'down') throw new Error(`device is ${this.#state}`);
     await this.#bind.open((data, from) => this.#receive(data, from));
-    if (this.#tun !== undefined) await this.#tun.open((p) => this.send(p));
+    if (this.#tun !== undefined) {
+      try {
+        await this.#tun.open((p) => this.send(p));
+      } catch (err) {
+        // Leave nothing open: the device stays 'down' and up() may be tried again.
+        await Promise.resolve(this.#bind.close()).catch(() => {});
+        throw err;
+      }
+    }
     this.#state = 'up';
     // Peers with persistent keepalive start sending at once, as `wg` does on configuration.
     const now = this.#clock.now();
