@@ -211,7 +211,12 @@ export class Stack extends EventEmitter {
         ? this.ownAddress(options.localAddress, 'options.localAddress')
         : this.addresses.find((a) => a.length === remote.length);
     if (!local) throw new NetstackError('EADDRNOTAVAIL', 'connect', options.host, options.port);
-    const localPort = options.localPort ?? this.ephemeralPort();
+    const lp = options.localPort;
+    if (lp !== undefined && (!Number.isInteger(lp) || lp < 0 || lp > 65535)) {
+      throw new RangeError(`options.localPort must be an integer in [0, 65535], got ${lp}`);
+    }
+    // As net.connect: no port, or port 0, picks an ephemeral one.
+    const localPort = lp === undefined || lp === 0 ? this.ephemeralPort() : lp;
     const key = connKey(local, localPort, remote, options.port);
     if (this.conns.has(key)) throw new NetstackError('EADDRINUSE', 'connect', options.host, options.port);
     const entry = this.newEntry(key, local, localPort, remote, options.port, ipv6);

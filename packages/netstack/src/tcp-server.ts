@@ -66,12 +66,12 @@ export class TcpServer extends EventEmitter {
   address(): {
     /** The address listened on, `'::'` when all of the stack's addresses. */
     address: string;
-    /** `'IPv6'` for an IPv6 `host`, otherwise `'IPv4'`. */
+    /** `'IPv4'` for an IPv4 `host`, otherwise `'IPv6'` (as `net.Server` listening on `'::'`). */
     family: string;
     /** The port listened on. */
     port: number;
   } {
-    const v6 = this.host !== null && this.host.length === 16;
+    const v6 = this.host === null || this.host.length === 16;
     return { address: this.host ? formatIp(this.host) : '::', family: v6 ? 'IPv6' : 'IPv4', port: this.port };
   }
 

@@ -59,6 +59,20 @@ describe('Stack TCP', () => {
     });
   }
 
+  it('connect picks an ephemeral local port for localPort 0 and refuses a bad one; address() of an all-address listener is IPv6 "::"', async () => {
+    const { a, b } = twoStacks();
+    const srv = a.listen({ port: 7 }, () => {});
+    expect(srv.address()).toEqual({ address: '::', family: 'IPv6', port: 7 });
+    const s = b.connect({ host: A4, port: 7, localPort: 0 });
+    expect(s.localPort).toBeGreaterThanOrEqual(49152);
+    s.destroy();
+    for (const bad of [-1, 65536, 1.5]) {
+      expect(() => b.connect({ host: A4, port: 7, localPort: bad })).toThrow(/localPort/);
+    }
+    const v4 = a.listen({ port: 8, host: A4 }, () => {});
+    expect(v4.address()).toEqual({ address: A4, family: 'IPv4', port: 8 });
+  });
+
   it('refuses a connection to a closed port with ECONNREFUSED (RST, RFC 9293 §3.10.7.1)', async () => {
     const { clock, a, b } = twoStacks();
     const sock = b.connect({ host: A4, port: 9 });
