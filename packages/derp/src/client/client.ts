@@ -236,6 +236,8 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
   #state: DerpClientState = 'idle';
   #transport: ByteTransport | null = null;
   #protocol: ClientProtocol | null = null;
+  /** `framesSkipped` of the current connection's parser already added to the counter. */
+  #skippedSeen = 0;
   #generation = 0;
   /** The generation for which 'connected' was emitted. */
   #announced = 0;
@@ -478,6 +480,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     });
     this.#transport = transport;
     this.#protocol = protocol;
+    this.#skippedSeen = 0;
     this.#connectTimer = this.#clock.setTimeout(() => {
       if (this.#transport === transport && this.#state === 'connecting') {
         this.#teardown(transport, new TsnetError('ETIMEDOUT', 'DERP handshake timed out'));
@@ -515,7 +518,9 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
       if (this.#transport !== transport) break;
     }
     events.length = 0;
-    this.counters.framesSkipped = protocol.framesSkipped;
+    // Accumulated across connections, as every other counter: each connection's parser counts from 0.
+    this.counters.framesSkipped += protocol.framesSkipped - this.#skippedSeen;
+    this.#skippedSeen = protocol.framesSkipped;
   }
 
   #onEvent(transport: ByteTransport, protocol: ClientProtocol, e: ClientEvent): void {

@@ -248,7 +248,9 @@ function dialWebSocket(t: DialTarget, signal: AbortSignal, timeoutMs: number): P
   const o = tlsOptionsFor(t);
   const { pinnedSha256, ...tlsOpts } = o;
   const headers: Record<string, string> = { ...(t.headers ?? {}) };
-  if (t.connectHost !== undefined && t.connectHost !== t.hostname) headers.Host = `${t.hostname}:${t.port}`;
+  if (t.connectHost !== undefined && t.connectHost !== t.hostname) {
+    headers.Host = `${isIP(t.hostname) === 6 ? `[${t.hostname}]` : t.hostname}:${t.port}`;
+  }
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, [WEBSOCKET_SUBPROTOCOL], {
       perMessageDeflate: false,
