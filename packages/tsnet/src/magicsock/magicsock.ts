@@ -190,6 +190,8 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   readonly #byDisco = new Map<string, PeerEndpoint>();
   readonly #byAddr = new Map<string, PeerEndpoint>();
   readonly #heldInits = new Map<string, { pkt: Uint8Array; at: number }>();
+  /** UDP host text by address object (null: not sendable on our socket's family). */
+  readonly #udpHost = new WeakMap<AddrPort, string | null>();
   readonly #io: EndpointIO;
   #socket: dgram.Socket | undefined;
   #localPort = 0;
@@ -563,18 +565,27 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   #sendUdp(addr: AddrPort, pkt: Uint8Array): boolean {
     const sock = this.#socket;
     if (sock === undefined || this.#closed) return false;
-    const v6sock = (this.#opts.listenAddress ?? '0.0.0.0').includes(':');
-    if (!v6sock && !addr.addr.unmap().is4()) return false;
+    // The host text per address object, computed once: this runs for every packet.
+    let host = this.#udpHost.get(addr);
+    if (host === undefined) {
+      const ip = addr.addr.unmap();
+      const v6sock = (this.#opts.listenAddress ?? '0.0.0.0').includes(':');
+      host = !v6sock && !ip.is4() ? null : ip.toString();
+      this.#udpHost.set(addr, host);
+    }
+    if (host === null) return false;
     try {
-      sock.send(pkt, addr.port, addr.addr.unmap().toString(), (err) => {
-        if (err) this.counters.udpSendErrors++;
-      });
+      sock.send(pkt, addr.port, host, this.#onUdpSent);
       return true;
     } catch {
       this.counters.udpSendErrors++;
       return false;
     }
   }
+
+  readonly #onUdpSent = (err: Error | null): void => {
+    if (err) this.counters.udpSendErrors++;
+  };
 
   // ── endpoints, STUN, timers ───────────────────────────────────────────────────────────
 
