@@ -106,6 +106,22 @@ async function probeWindow(
   return { before, after };
 }
 
+/** Echoes BULK_BYTES through `sock` and reports the path counters around it. */
+async function bulkEcho(n: TsnetNode, ip: string, sock: TcpSocket) {
+  const size = BULK_BYTES;
+  const data = bulkData(size);
+  const before = n.peerPath(ip);
+  const rcvbuf0 = udpRcvbufErrors();
+  const started = Date.now();
+  const back = await exchange(sock, data, size, 150_000);
+  const ms = Date.now() - started;
+  const after = n.peerPath(ip);
+  const rcvbufDrops = udpRcvbufErrors() - rcvbuf0;
+  sock.destroy();
+  if (before === undefined || after === undefined) throw new Error(`no path to ${ip}`);
+  return { size, data, back, ms, before, after, rcvbufDrops };
+}
+
 /** Writes `data` and reads until `n` bytes came back (bounded). */
 function exchange(
   sock: TcpSocket | Socket,
@@ -512,17 +528,7 @@ describeInterop(
         if (after.rxDirect === before.rxDirect && after.rxDerp > before.rxDerp) break;
         if (Date.now() > deadline) throw new Error('the Go peer still sends to our UDP address after 45 s');
       }
-      const size = BULK_BYTES;
-      const data = bulkData(size);
-      const before = n.peerPath(g.ip4);
-      const rcvbuf0 = udpRcvbufErrors();
-      const started = Date.now();
-      const back = await exchange(sock, data, size, 150_000);
-      const ms = Date.now() - started;
-      const after = n.peerPath(g.ip4);
-      const rcvbufDrops = udpRcvbufErrors() - rcvbuf0;
-      sock.destroy();
-      if (before === undefined || after === undefined) throw new Error('no path to the Go peer');
+      const { size, data, back, ms, before, after, rcvbufDrops } = await bulkEcho(n, g.ip4, sock);
       throughput.derp = mibps(size, ms);
       const line =
         `bulk over DERP only: ${size} bytes each way in ${(ms / 1000).toFixed(1)} s = ` +
@@ -563,17 +569,7 @@ describeInterop(
           break;
         if (Date.now() > deadline) throw new Error('no direct path used by both sides within 60 s');
       }
-      const size = BULK_BYTES;
-      const data = bulkData(size);
-      const before = n.peerPath(g.ip4);
-      const rcvbuf0 = udpRcvbufErrors();
-      const started = Date.now();
-      const back = await exchange(sock, data, size, 150_000);
-      const ms = Date.now() - started;
-      const after = n.peerPath(g.ip4);
-      const rcvbufDrops = udpRcvbufErrors() - rcvbuf0;
-      sock.destroy();
-      if (before === undefined || after === undefined) throw new Error('no path to the Go peer');
+      const { size, data, back, ms, before, after, rcvbufDrops } = await bulkEcho(n, g.ip4, sock);
       throughput.direct = mibps(size, ms);
       const line =
         `bulk over the direct path only: ${size} bytes each way in ${(ms / 1000).toFixed(1)} s = ` +

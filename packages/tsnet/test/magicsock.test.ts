@@ -68,6 +68,20 @@ async function side(opts: { disableDirect?: boolean } = {}): Promise<Side> {
   return { ms, key, got };
 }
 
+/** Two sides with one DERP server as their region 900, both connected to it. */
+async function connectedPair(aOpts: { disableDirect?: boolean } = {}): Promise<{ a: Side; b: Side }> {
+  const map = await derpMap();
+  const a = await side(aOpts);
+  const b = await side();
+  a.ms.setDerpMap(map);
+  b.ms.setDerpMap(map);
+  await until(
+    'derp connected',
+    () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
+  );
+  return { a, b };
+}
+
 function introduce(a: Side, b: Side): void {
   const peerOf = (s: Side) => ({
     nodeKey: s.key.public(),
@@ -124,15 +138,7 @@ describe('Magicsock', () => {
   });
 
   it('a DERP-only node never goes direct but still delivers', async () => {
-    const map = await derpMap();
-    const a = await side({ disableDirect: true });
-    const b = await side();
-    a.ms.setDerpMap(map);
-    b.ms.setDerpMap(map);
-    await until(
-      'derp connected',
-      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
-    );
+    const { a, b } = await connectedPair({ disableDirect: true });
     introduce(a, b);
     expect(a.ms.endpoints()).toEqual([]);
     const bKey = b.key.public().toString();
@@ -166,15 +172,7 @@ describe('Magicsock', () => {
   });
 
   it('the first handshake of a peer not yet in our netmap is held and replayed when the netmap names it', async () => {
-    const map = await derpMap();
-    const a = await side();
-    const b = await side();
-    a.ms.setDerpMap(map);
-    b.ms.setDerpMap(map);
-    await until(
-      'derp connected',
-      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
-    );
+    const { a, b } = await connectedPair();
     const aKey = a.key.public().toString();
     const bKey = b.key.public().toString();
     // b knows a; a's netmap does not name b yet (control is a moment behind).
@@ -196,15 +194,7 @@ describe('Magicsock', () => {
   });
 
   it('packets to a peer with no home region yet are sent once the netmap gives it one', async () => {
-    const map = await derpMap();
-    const a = await side({ disableDirect: true });
-    const b = await side();
-    a.ms.setDerpMap(map);
-    b.ms.setDerpMap(map);
-    await until(
-      'derp connected',
-      () => a.ms.derp?.client(900)?.state === 'connected' && b.ms.derp?.client(900)?.state === 'connected',
-    );
+    const { a, b } = await connectedPair({ disableDirect: true });
     const bKey = b.key.public().toString();
     const peerB = (homeDerp: number) => ({
       nodeKey: b.key.public(),
