@@ -174,9 +174,15 @@ describe('receive path fuzz', () => {
       fixChecksums(p);
       stack.deliverPacket(p);
     }
-    expect(stack.counters.dropped['fragment-limit']).toBeGreaterThan(0);
+    const c = stack.counters;
+    expect(c.dropped['fragment-limit']).toBeGreaterThan(0);
+    expect(c.fragmentsHeld).toBeGreaterThan(0);
+    // Every fragment is accounted for: held or refused; the held ones are dropped at the timeout.
+    expect(c.fragmentsHeld + c.dropped['fragment-limit']).toBe(500);
+    expect(c.dropped['fragment-timeout']).toBe(0);
     clock.advance(61_000);
-    expect(stack.counters.dropped.fragment + stack.counters.dropped['fragment-limit']).toBe(500);
+    expect(c.dropped['fragment-timeout']).toBe(c.fragmentsHeld);
+    expect(c.dropped.fragment).toBe(0);
     void B4;
   });
 });

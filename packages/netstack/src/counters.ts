@@ -16,12 +16,14 @@ export type DropReason =
   /** The destination address is not one of the stack's `addresses`. */
   | 'not-for-us'
   /**
-   * A fragment that did not complete a datagram: held for reassembly (not lost), or discarded as bad
-   * (overlap, bad length), which discards its datagram too.
+   * A bad fragment (overlap, bad length, past the end), and the fragments held with it (its
+   * datagram is discarded); also held fragments thrown away when the memory limit refuses more.
    */
   | 'fragment'
   /** A fragment refused by the reassembly limits (datagrams in progress, bytes held). */
   | 'fragment-limit'
+  /** A held fragment whose datagram did not complete within the reassembly timeout (60 s). */
+  | 'fragment-timeout'
   /** A TCP SYN to a port nobody listens on (answered with a RST, RFC 9293 §3.10.7.1). */
   | 'no-listener'
   /** A SYN dropped because the listener already has `backlog` connections in SYN-RECEIVED. */
@@ -73,6 +75,8 @@ export interface StackCounters {
   icmpErrorsIn: number;
   /** IPv4 and IPv6 datagrams rebuilt from fragments (RFC 791 §3.2, RFC 8200 §4.5). */
   fragmentsReassembled: number;
+  /** Fragments held for reassembly (their datagram not complete yet); not a drop. */
+  fragmentsHeld: number;
 }
 
 /** A zeroed counters object, one per `Stack`. */
@@ -90,6 +94,7 @@ export function newCounters(): StackCounters {
       'not-for-us': 0,
       fragment: 0,
       'fragment-limit': 0,
+      'fragment-timeout': 0,
       'no-listener': 0,
       'syn-queue-full': 0,
       'too-many-connections': 0,
@@ -107,5 +112,6 @@ export function newCounters(): StackCounters {
     icmpEchoRepliesOut: 0,
     icmpErrorsIn: 0,
     fragmentsReassembled: 0,
+    fragmentsHeld: 0,
   };
 }

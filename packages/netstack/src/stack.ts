@@ -314,8 +314,13 @@ export class Stack extends EventEmitter {
         this.clock.now(),
       );
       this._armReassembly();
+      this.foldReassemblyDrops();
       if (r === 'limit') {
         this.drop('fragment-limit');
+        return;
+      }
+      if (r === 'held') {
+        this.counters.fragmentsHeld++;
         return;
       }
       if (r === null) {
@@ -373,8 +378,13 @@ export class Stack extends EventEmitter {
           this.clock.now(),
         );
         this._armReassembly();
+        this.foldReassemblyDrops();
         if (r === 'limit') {
           this.drop('fragment-limit');
+          return;
+        }
+        if (r === 'held') {
+          this.counters.fragmentsHeld++;
           return;
         }
         if (r === null) {
@@ -748,10 +758,24 @@ export class Stack extends EventEmitter {
     const now = this.clock.now();
     for (const e of [...this.conns.values()]) if (e.conn.pollAt() <= now) e.conn.onTimer(now);
     this.reassembler.expire(now);
+    this.foldReassemblyDrops();
     let next = Number.POSITIVE_INFINITY;
     for (const e of this.conns.values()) next = Math.min(next, e.conn.pollAt());
     next = Math.min(next, this.reassembler.nextExpiry());
     this.arm(next);
+  }
+
+  /** Counts the held fragments the reassembler threw away (with a bad one, or on timeout). */
+  private foldReassemblyDrops(): void {
+    const r = this.reassembler;
+    if (r.discardedBad > 0) {
+      this.counters.dropped.fragment += r.discardedBad;
+      r.discardedBad = 0;
+    }
+    if (r.discardedTimeout > 0) {
+      this.counters.dropped['fragment-timeout'] += r.discardedTimeout;
+      r.discardedTimeout = 0;
+    }
   }
 
   /** @internal Current time on the stack's clock. */

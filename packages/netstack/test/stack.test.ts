@@ -361,6 +361,40 @@ describe('Stack MSS, ICMP errors, fragments, TIME-WAIT', () => {
     expect(got.length).toBe(1);
     expect(got[0]!.equals(payload)).toBe(true);
     expect(a.counters.fragmentsReassembled).toBe(1);
+    // The two fragments that waited were held, not dropped.
+    expect(a.counters.fragmentsHeld).toBe(2);
+    expect(a.counters.dropped.fragment).toBe(0);
+  });
+
+  it('an overlapping fragment drops itself and the fragments held with it, each counted (RFC 5722)', async () => {
+    const { clock, a } = twoStacks();
+    const src = parseIp(B4)!;
+    const dst = parseIp(A4)!;
+    const frag = (s: number, len: number, more: boolean) => {
+      const p = new Uint8Array(20 + len);
+      Ipv4Repr.emit(
+        {
+          src,
+          dst,
+          protocol: 17,
+          payloadLen: len,
+          ttl: 64,
+          ident: 78,
+          dontFrag: false,
+          moreFrags: more,
+          fragOffset: s,
+        },
+        p,
+      );
+      return p;
+    };
+    a.deliverPacket(frag(0, 1232, true));
+    a.deliverPacket(frag(1232, 1232, true));
+    expect(a.counters.fragmentsHeld).toBe(2);
+    a.deliverPacket(frag(1224, 16, false)); // overlaps both
+    await runFor(clock, 1);
+    expect(a.counters.dropped.fragment).toBe(3);
+    expect(a.counters.fragmentsReassembled).toBe(0);
   });
 
   it('lets a new SYN reuse a connection pair the server holds in TIME-WAIT (RFC 9293 §3.10.7.4)', async () => {

@@ -28,6 +28,10 @@ export class Reassembler {
   private readonly limits: ReassemblyLimits;
   private readonly pending = new Map<string, PartialDatagram>();
   private held = 0;
+  /** Held fragments thrown away with their datagram (bad fragment, memory limit), not yet reported. */
+  discardedBad = 0;
+  /** Held fragments thrown away because their datagram timed out. */
+  discardedTimeout = 0;
 
   constructor(limits: Partial<ReassemblyLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -43,8 +47,9 @@ export class Reassembler {
   }
 
   /**
-   * Adds one fragment (copied). Returns the reassembled payload when complete, null while
-   * incomplete or when the fragment was bad, 'limit' when a memory limit refused it.
+   * Adds one fragment (copied). Returns the reassembled payload when complete, 'held' while the
+   * datagram is incomplete, null when the fragment was bad (its datagram is discarded), 'limit'
+   * when a memory limit refused it.
    */
   add(
     key: string,
@@ -52,7 +57,7 @@ export class Reassembler {
     more: boolean,
     data: Uint8Array,
     now: number,
-  ): Uint8Array | null | 'limit' {
+  ): Uint8Array | null | 'held' | 'limit' {
     const end = offset + data.length;
     // Non-final fragments carry multiples of 8 bytes (RFC 791, RFC 8200 §4.5).
     if (end > MAX_PAYLOAD || (more && data.length % 8 !== 0) || (more && data.length === 0)) {
@@ -89,23 +94,25 @@ export class Reassembler {
     p.frags.push({ offset, data: data.slice() });
     p.bytes += data.length;
     this.held += data.length;
-    if (p.total < 0 || p.bytes !== p.total) return null;
+    if (p.total < 0 || p.bytes !== p.total) return 'held';
     const out = new Uint8Array(p.total);
     for (const f of p.frags) out.set(f.data, f.offset);
     this.discard(key);
     return out;
   }
 
-  private discard(key: string): void {
+  private discard(key: string, timedOut = false): void {
     const p = this.pending.get(key);
     if (!p) return;
     this.held -= p.bytes;
     this.pending.delete(key);
+    if (timedOut) this.discardedTimeout += p.frags.length;
+    else if (p.total < 0 || p.bytes !== p.total) this.discardedBad += p.frags.length;
   }
 
   /** Drops datagrams whose time is up. */
   expire(now: number): void {
-    for (const [k, p] of this.pending) if (p.expires <= now) this.discard(k);
+    for (const [k, p] of this.pending) if (p.expires <= now) this.discard(k, true);
   }
 
   nextExpiry(): number {
