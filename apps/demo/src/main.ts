@@ -263,7 +263,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  console.log('tsnet for TypeScript: an embedded Tailscale node for Node.js (work in progress)\n');
+  console.log('tsnet for TypeScript: an embedded Tailscale node for Node.js\n');
   if (process.env.TS_AUTHKEY !== undefined && process.env.TS_AUTHKEY !== '' && flags.status !== true) {
     await realTailnetDemo(flags);
     return;
