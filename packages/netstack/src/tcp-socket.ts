@@ -207,7 +207,7 @@ export class TcpSocket extends Duplex {
   // ---------------------------------------------------------------- Duplex implementation
 
   /**
-   * Duplex implementation (called by the stream, not by users): queues `chunk` into the send buffer;
+   * @internal Duplex implementation (called by the stream, not by users): queues `chunk` into the send buffer;
    * `cb` waits until all of it fits, which is the backpressure `write()` returning false reflects.
    */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -215,7 +215,7 @@ export class TcpSocket extends Duplex {
     this.flushWrite();
   }
 
-  /** Duplex implementation of `end()`: sends our FIN (after the handshake if still connecting). */
+  /** @internal Duplex implementation of `end()`: sends our FIN (after the handshake if still connecting). */
   override _final(cb: (err?: Error | null) => void): void {
     const fin = () => {
       this.finRequested = true;
@@ -228,13 +228,13 @@ export class TcpSocket extends Duplex {
     else fin();
   }
 
-  /** Duplex implementation of reading: pulls from the receive buffer, which reopens the TCP window. */
+  /** @internal Duplex implementation of reading: pulls from the receive buffer, which reopens the TCP window. */
   override _read(): void {
     this.wantRead = true;
     this.pump();
   }
 
-  /** Duplex implementation of `destroy()`: RST if the connection was not ended, else let it close. */
+  /** @internal Duplex implementation of `destroy()`: RST if the connection was not ended, else let it close. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdle();
     const conn = this.entry.conn;
