@@ -47,7 +47,7 @@ export interface ServerOptions {
   idToken?: string;
   /** Workload identity audience. Accepted, not supported yet. */
   audience?: string;
-  /** Address of the UDP socket (default `0.0.0.0`). */
+  /** Address of the UDP socket (default `::`: dual-stack, IPv4 and IPv6; `0.0.0.0` without IPv6). */
   listenAddress?: string;
   /** Plain HTTP to DERP servers (Go's `TS_DEBUG_USE_DERP_HTTP`; for test tailnets). */
   derpUseHttp?: boolean;

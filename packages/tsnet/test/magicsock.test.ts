@@ -51,11 +51,11 @@ interface Side {
   got: Array<{ data: string; from: string }>;
 }
 
-async function side(opts: { disableDirect?: boolean } = {}): Promise<Side> {
+async function side(opts: { disableDirect?: boolean; listenAddress?: string } = {}): Promise<Side> {
   const key = NodePrivate.generate();
   const ms = new Magicsock({
     nodeKey: key,
-    listenAddress: '127.0.0.1',
+    listenAddress: opts.listenAddress ?? '127.0.0.1',
     derpUseHttp: true,
     ...(process.env.MS_DEBUG
       ? { logf: (f: string, ...a: unknown[]) => void process.stderr.write(`${f} ${a.join(' ')}\n`) }
@@ -209,5 +209,37 @@ describe('Magicsock', () => {
     a.ms.setPeers([peerB(900)]);
     await until('the held datagram', () => b.got.find((g) => g.data.endsWith('before the region')));
     expect(a.ms.peerPath(bKey)?.txDerp).toBe(1);
+  });
+
+  it('one dual-stack socket on "::" reaches an IPv4 peer and an IPv6 peer directly', async () => {
+    const a = await side({ listenAddress: '::' });
+    const b = await side({ listenAddress: '127.0.0.1' });
+    const c = await side({ listenAddress: '::1' });
+    const aKey = a.key.public().toString();
+    const bKey = b.key.public().toString();
+    const cKey = c.key.public().toString();
+    // No DERP, so no CallMeMaybe: the only paths are the loopback endpoints given here.
+    const peer = (s: Side, ep: string) => ({
+      nodeKey: s.key.public(),
+      discoKey: s.ms.discoPublic,
+      homeDerp: 0,
+      endpoints: [AddrPort.parse(ep)],
+    });
+    a.ms.setPeers([peer(b, `127.0.0.1:${b.ms.localPort}`), peer(c, `[::1]:${c.ms.localPort}`)]);
+    b.ms.setPeers([peer(a, `127.0.0.1:${a.ms.localPort}`)]);
+    c.ms.setPeers([peer(a, `[::1]:${a.ms.localPort}`)]);
+    a.ms.send(wg('to v4'), bKey);
+    a.ms.send(wg('to v6'), cKey);
+    await until(
+      'both datagrams',
+      () => b.got.some((g) => g.data.endsWith('to v4')) && c.got.some((g) => g.data.endsWith('to v6')),
+    );
+    expect(a.ms.peerPath(bKey)?.direct).toBe(`127.0.0.1:${b.ms.localPort}`);
+    expect(a.ms.peerPath(cKey)?.direct).toBe(`[::1]:${c.ms.localPort}`);
+    expect(a.ms.counters.udpSendErrors).toBe(0);
+    // IPv4 into the dual-stack socket arrives v4-mapped and is matched to its peer.
+    b.ms.send(wg('back over v4'), aKey);
+    await until('the reply', () => a.got.find((g) => g.data.endsWith('back over v4')));
+    expect(a.got.find((g) => g.data.endsWith('back over v4'))?.from).toBe(bKey);
   });
 });

@@ -53,7 +53,7 @@ export interface TsnetNodeOptions {
   nodeKey?: NodePrivate;
   /** The key `nodeKey` replaces, sent as `OldNodeKey` at registration (a forced re-login). */
   oldNodeKey?: NodePrivate;
-  /** UDP socket address (default `0.0.0.0`) and port (default any). */
+  /** UDP socket address (default `::`, dual-stack; `0.0.0.0` where there is no IPv6). */
   listenAddress?: string;
   /** UDP port for magicsock (default 0: any free port). */
   port?: number;

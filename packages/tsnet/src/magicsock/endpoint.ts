@@ -122,15 +122,14 @@ export class PeerEndpoint {
     if (this.#held.length > 0 && homeDerp !== 0) this.#sendHeld(now);
   }
 
-  /** Sends what was held for want of a path, if still fresh, through the home region. */
+  /** Sends what was held for want of a path, if still fresh, on the path there is now. */
   #sendHeld(now: number): void {
     const held = this.#held;
     this.#held = [];
     for (const h of held) {
       if (now - h.at >= NO_PATH_HOLD_TTL_MS) continue;
       this.stats.sentHeld++;
-      this.stats.txDerp++;
-      this.#io.sendDerp(this.homeDerp, this.nodeKey, h.pkt);
+      this.send(h.pkt, now);
     }
   }
 
@@ -195,6 +194,8 @@ export class PeerEndpoint {
       if (this.#held.length >= NO_PATH_HOLD_MAX) this.#held.shift();
       this.#held.push({ pkt: pkt.slice(), at: now });
       this.stats.heldNoPath++;
+      // Disco may still find a direct path (a peer without DERP): the held packets go there.
+      this.#discover(now);
       return true;
     }
     this.#discover(now);
@@ -303,6 +304,7 @@ export class PeerEndpoint {
       const changed = cur === undefined || !cur.addr.equals(src);
       this.#best = { addr: src, latency };
       this.#trustUntil = now + TRUST_UDP_ADDR_MS;
+      if (this.#held.length > 0) this.#sendHeld(now);
       if (changed) {
         this.#io.logf(
           'magicsock: %s now direct via %s (%s ms)',

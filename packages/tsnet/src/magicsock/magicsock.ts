@@ -68,7 +68,10 @@ export interface MagicsockOptions {
   nodeKey: NodePrivate;
   /** Defaults to a fresh key (Tailscale makes a new disco key at every start). */
   discoKey?: DiscoPrivate;
-  /** Address of the UDP socket (default `0.0.0.0`: all interfaces). */
+  /**
+   * Address of the UDP socket. Default `::`: one dual-stack socket on all interfaces, IPv4 and
+   * IPv6 (`0.0.0.0` where the system has no IPv6). An IPv4 address gives an IPv4-only socket.
+   */
   listenAddress?: string;
   /** UDP port (default 0: any free port). */
   port?: number;
@@ -173,6 +176,21 @@ function udpAddrKey(address: string, port: number): string | undefined {
   }
 }
 
+/**
+ * The destination text for `dgram.send` to `ip` on a socket of `family`, or null if it cannot
+ * reach it: a dual-stack socket reaches IPv4 only through the v4-mapped form (plain IPv4 text
+ * is EINVAL on an AF_INET6 socket).
+ */
+export function udpHostFor(ip: IPAddr, family: 4 | 6 | 46): string | null {
+  if (ip.is4()) return family === 4 ? ip.toString() : family === 46 ? `::ffff:${ip.toString()}` : null;
+  return family === 4 ? null : ip.toString();
+}
+
+function isUnspecified(host: string): boolean {
+  const ip = IPAddr.tryParse(host);
+  return ip?.bytes.every((b) => b === 0) === true;
+}
+
 /** Bound on the UDP source → peer map (a peer may ping from many ports). */
 const MAX_ADDR_MAP = 4096;
 
@@ -192,6 +210,8 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
   readonly #heldInits = new Map<string, { pkt: Uint8Array; at: number }>();
   /** UDP host text by address object (null: not sendable on our socket's family). */
   readonly #udpHost = new WeakMap<AddrPort, string | null>();
+  /** What the socket can reach: 4 (udp4), 6 (udp6 on one address), 46 (dual-stack on '::'). */
+  #family: 4 | 6 | 46 = 4;
   readonly #io: EndpointIO;
   #socket: dgram.Socket | undefined;
   #localPort = 0;
@@ -271,18 +291,24 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     if (this.#closed) throw new TsnetError('ERR_CLOSED', 'magicsock is closed');
     this.#receive = receive;
     if (this.#socket === undefined) {
-      const host = this.#opts.listenAddress ?? '0.0.0.0';
-      const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+      // Default: one dual-stack socket on '::' (IPv4 and IPv6, as Go's magicsock has both), or
+      // IPv4 alone where the system has no IPv6.
+      const asked = this.#opts.listenAddress;
+      let sock: dgram.Socket;
+      let host: string;
+      try {
+        host = asked ?? '::';
+        sock = await this.#bind(host);
+      } catch (err) {
+        if (asked !== undefined) throw err;
+        this.#logf('magicsock: no IPv6 socket (%s); IPv4 only', (err as Error).message);
+        host = '0.0.0.0';
+        sock = await this.#bind(host);
+      }
       this.#socket = sock;
+      this.#family = !host.includes(':') ? 4 : isUnspecified(host) ? 46 : 6;
       sock.on('message', (msg, rinfo) => this.#onUdp(msg, rinfo.address, rinfo.port));
       sock.on('error', (err) => this.#logf('magicsock: udp: %s', err.message));
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind(this.#opts.port ?? 0, host, () => {
-          sock.off('error', reject);
-          resolve();
-        });
-      });
       this.#growSocketBuffers(sock);
       this.#localPort = sock.address().port;
       this.#localEndpoints = localAddrs(host).map((ip) => new AddrPort(ip, this.#localPort));
@@ -290,6 +316,23 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
       this.#endpointsChanged();
     }
     this.#scheduleTick();
+  }
+
+  /** Binds a UDP socket on `host` (IPv6 ones dual-stack when unspecified). */
+  async #bind(host: string): Promise<dgram.Socket> {
+    const v6 = host.includes(':');
+    const sock = dgram.createSocket(v6 ? { type: 'udp6', ipv6Only: false } : { type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(this.#opts.port ?? 0, host, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      sock.close();
+      throw err;
+    });
+    return sock;
   }
 
   /**
@@ -568,9 +611,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     // The host text per address object, computed once: this runs for every packet.
     let host = this.#udpHost.get(addr);
     if (host === undefined) {
-      const ip = addr.addr.unmap();
-      const v6sock = (this.#opts.listenAddress ?? '0.0.0.0').includes(':');
-      host = !v6sock && !ip.is4() ? null : ip.toString();
+      host = udpHostFor(addr.addr.unmap(), this.#family);
       this.#udpHost.set(addr, host);
     }
     if (host === null) return false;
@@ -649,12 +690,13 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 function localAddrs(host: string): IPAddr[] {
   const bound = IPAddr.tryParse(host);
   if (bound !== null && !bound.bytes.every((b) => b === 0)) return [bound];
+  // '::' is the dual-stack socket: addresses of both families.
   const v6 = host.includes(':');
   const out: IPAddr[] = [];
   let loop: IPAddr | undefined;
   for (const list of Object.values(os.networkInterfaces())) {
     for (const a of list ?? []) {
-      if ((a.family === 'IPv6') !== v6) continue;
+      if (!v6 && a.family === 'IPv6') continue;
       const ip = IPAddr.tryParse(a.address);
       if (ip === null || ip.zone !== '') continue;
       if (a.internal) loop ??= ip;
