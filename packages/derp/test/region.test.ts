@@ -1,5 +1,6 @@
 // Region handling against two of our servers on loopback: latency, home choice with hysteresis,
 // NotePreferred, on-demand connections to other regions, idle close on a fake clock.
+import { type AddressInfo, createServer } from 'node:net';
 import { FakeClock, NodePrivate } from '@tsnet/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +11,7 @@ import {
   generateMeshKey,
   PEER_PRESENT_FLAGS,
   parseDerpMap,
+  probeLatency,
 } from '../src/index.js';
 import { selfSignedCert, until } from './helpers.js';
 
@@ -206,5 +208,27 @@ describe('DerpRegionManager', () => {
       expect(parseDerpMap({ Regions: {}, [key]: true }).OmitDefaultRegions).toBe(true);
     }
     expect(parseDerpMap({ Regions: {} }).OmitDefaultRegions).toBeUndefined();
+  });
+
+  it('probeLatency reads a status line that arrives in pieces, and refuses a non-2xx or endless one', async () => {
+    const serve = (reply: (sock: import('node:net').Socket) => void) =>
+      new Promise<number>((resolve) => {
+        const srv = createServer((sock) => {
+          sock.on('error', () => {});
+          sock.once('data', () => reply(sock));
+        });
+        srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port));
+        cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+      });
+    const target = (port: number) => ({ protocol: 'http:' as const, hostname: '127.0.0.1', port });
+    const split = await serve((sock) => {
+      sock.write('HTTP/1.');
+      setTimeout(() => sock.end('1 200 OK\r\nContent-Length: 0\r\n\r\n'), 30);
+    });
+    expect(await probeLatency(target(split))).toBeGreaterThanOrEqual(0);
+    const refused = await serve((sock) => sock.end('HTTP/1.1 404 Not Found\r\n\r\n'));
+    await expect(probeLatency(target(refused))).rejects.toMatchObject({ code: 'ERR_DERP_PROBE' });
+    const endless = await serve((sock) => sock.write(Buffer.alloc(5000, 0x41)));
+    await expect(probeLatency(target(endless))).rejects.toMatchObject({ code: 'ERR_DERP_PROBE' });
   });
 });

@@ -302,6 +302,9 @@ function dialWebSocket(t: DialTarget, signal: AbortSignal, timeoutMs: number): P
   });
 }
 
+/** The longest status line a latency probe reads before giving up on the response. */
+const PROBE_MAX_STATUS_LINE = 4096;
+
 /**
  * Measures a node's latency the way netcheck does without UDP: the time from sending
  * `HEAD /derp/latency-check` on a connected (and, for HTTPS, verified) socket to the first byte
@@ -324,12 +327,19 @@ export async function probeLatency(
       const start = now();
       const onAbort = () => reject(new TsnetError('ETIMEDOUT', `latency probe of ${host}: timed out`));
       ac.signal.addEventListener('abort', onAbort, { once: true });
-      s.once('data', (d: Buffer) => {
+      // The status line may come in pieces: read until its CRLF (at most 4 KiB).
+      let head = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        head = Buffer.concat([head, d]);
+        const eol = head.indexOf('\r\n');
+        if (eol < 0 && head.length < PROBE_MAX_STATUS_LINE) return;
+        s.off('data', onData);
         ac.signal.removeEventListener('abort', onAbort);
-        const line = d.subarray(0, Math.max(0, d.indexOf('\r\n'))).toString('latin1');
-        if (/^HTTP\/1\.[01] 2\d\d/.test(line)) resolve(now() - start);
-        else reject(new TsnetError('ERR_DERP_PROBE', `latency probe of ${host}: ${line}`));
-      });
+        const line = head.subarray(0, eol < 0 ? PROBE_MAX_STATUS_LINE : eol).toString('latin1');
+        if (eol >= 0 && /^HTTP\/1\.[01] 2\d\d/.test(line)) resolve(now() - start);
+        else reject(new TsnetError('ERR_DERP_PROBE', `latency probe of ${host}: ${line.slice(0, 200)}`));
+      };
+      s.on('data', onData);
       s.once('error', (e) =>
         reject(new TsnetError('ECONNRESET', `latency probe of ${host}: ${e.message}`, { cause: e })),
       );
