@@ -451,14 +451,16 @@ export class ServerConn {
   }
 
   /** Queues a control frame (bounded; overflow is dropped and counted). */
-  queueControl(frame: Uint8Array): void {
-    if (this.#state === 'Closed') return;
+  /** Queues a control frame; false if it was dropped (closed, or the control queue is full). */
+  queueControl(frame: Uint8Array): boolean {
+    if (this.#state === 'Closed') return false;
     if (this.#ctrl.length >= CONTROL_QUEUE_MAX) {
       this.#ctx.counters.controlFramesDropped++;
-      return;
+      return false;
     }
     this.#ctrl.push(frame);
     this.#ctx.scheduleFlush(this);
+    return true;
   }
 
   sendPeerGone(peer: Uint8Array, reason: number): void {
@@ -540,8 +542,8 @@ export class ServerConn {
   #scheduleKeepAlive(): void {
     const t = this.#ctx.clock.setTimeout(() => {
       if (this.#state !== 'Active') return;
-      this.#ctx.counters.keepAlivesSent++;
-      this.queueControl(KEEP_ALIVE_FRAME);
+      // Counted only when queued (a full control queue counts it as controlFramesDropped).
+      if (this.queueControl(KEEP_ALIVE_FRAME)) this.#ctx.counters.keepAlivesSent++;
       this.#scheduleKeepAlive();
     }, this.#ctx.keepAliveMs + this.#keepAliveJitterMs);
     t.unref();
