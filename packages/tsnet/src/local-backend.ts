@@ -4,11 +4,20 @@
  * the engine's live netmap: WhoIs (node, owner, CapMap from the packet filter), status (with paths
  * and counters from magicsock) and prefs (no keys). `Server.localClient()` stands on it.
  */
+
+import { randomBytes } from 'node:crypto';
 import type { NetworkMap } from '@tsnet/control';
+import type { IPAddr } from '@tsnet/core';
 import {
   type BackendState,
+  IPN_STATES,
   type LocalBackend,
+  type NotifyMessage,
+  NotifyWatchOpt,
+  nodeByAddr,
   type PeerRuntime,
+  type PingResult,
+  type PingType,
   type Prefs,
   type Status,
   statusFromNetmap,
@@ -28,7 +37,18 @@ export interface NodeBackendOptions {
   controlUrl: string;
   /** Our host name, as `Prefs.Hostname`. */
   hostname: string;
+  /** The login URL while an interactive login waits (status `AuthURL`, the bus's `BrowseToURL`). */
+  authURL?: () => string | undefined;
+  /** Subscribes to backend state changes (for watch-ipn-bus); returns the unsubscribe. */
+  onState?: (listener: (state: BackendState) => void) => () => void;
+  /** Aborts when the node shuts down: running watches end. */
+  done?: AbortSignal;
 }
+
+/** Messages a slow watch-ipn-bus reader may fall behind by before the oldest are dropped. */
+const MAX_QUEUED_NOTIFY = 64;
+/** How long an ICMP ping through the LocalAPI waits for the echo reply. */
+const PING_TIMEOUT_MS = 10_000;
 
 /** What magicsock knows of a peer, as `ipnstate.PeerStatus` wants it. */
 function peerRuntime(node: TsnetNode, nm: NetworkMap, nodeKey: string): PeerRuntime | undefined {
@@ -57,7 +77,7 @@ function peerRuntime(node: TsnetNode, nm: NetworkMap, nodeKey: string): PeerRunt
 export function nodeLocalBackend(node: TsnetNode, opts: NodeBackendOptions): LocalBackend {
   const whoIs = (nm: NetworkMap | undefined, find: (nm: NetworkMap) => WhoIsResult | null) =>
     nm === undefined ? null : find(nm);
-  return {
+  const backend: LocalBackend = {
     // We proxy no connections (netstack terminates them with the peer's own address), so an
     // ip:port is looked up by its IP.
     whoIs: (addr, o) => whoIs(node.netmap, (nm) => whoIsInNetmap(nm, addr.addr, o)),
@@ -70,7 +90,7 @@ export function nodeLocalBackend(node: TsnetNode, opts: NodeBackendOptions): Loc
           Version: TSNET_VERSION,
           TUN: false,
           BackendState: backendState,
-          AuthURL: '',
+          AuthURL: opts.authURL?.() ?? '',
           TailscaleIPs: [],
           Health: [],
           MagicDNSSuffix: '',
@@ -108,5 +128,112 @@ export function nodeLocalBackend(node: TsnetNode, opts: NodeBackendOptions): Loc
     dnsConfig: () => node.netmap?.dnsConfig,
     peerByID: (id) => node.netmap?.peerTable.get(id),
     userProfile: (id) => node.netmap?.userProfiles.get(id),
+    ping: (ip, type, size) => ping(node, ip, type, size),
+  };
+  const onState = opts.onState;
+  if (onState !== undefined) {
+    backend.watchIPNBus = (mask, signal) => watchIPNBus(backend, opts, onState, mask, signal);
+  }
+  return backend;
+}
+
+/**
+ * `watch-ipn-bus` as Go's `WatchNotificationsAs`: one first message with `Version` and what the mask
+ * asks for (`State` and, while a login waits, `BrowseToURL`; `Prefs`; `InitialStatus`), then one
+ * message per state change (`LoginFinished` when an interactive login completes). A reader that falls
+ * more than 64 messages behind loses the oldest.
+ */
+async function* watchIPNBus(
+  backend: LocalBackend,
+  opts: NodeBackendOptions,
+  onState: NonNullable<NodeBackendOptions['onState']>,
+  mask: number,
+  signal: AbortSignal,
+): AsyncGenerator<NotifyMessage> {
+  const queue: NotifyMessage[] = [];
+  let wake: (() => void) | undefined;
+  let last = opts.backendState();
+  const stateMessage = (st: BackendState): NotifyMessage => {
+    const n: NotifyMessage = { State: IPN_STATES.indexOf(st) };
+    const url = opts.authURL?.();
+    if (st === 'NeedsLogin' && url !== undefined && url !== '') n.BrowseToURL = url;
+    return n;
+  };
+  const unsubscribe = onState((st) => {
+    if (st === last) return;
+    const n = stateMessage(st);
+    if (last === 'NeedsLogin' && (st === 'Starting' || st === 'Running')) n.LoginFinished = {};
+    last = st;
+    if (queue.length >= MAX_QUEUED_NOTIFY) queue.shift();
+    queue.push(n);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener('abort', onAbort);
+  opts.done?.addEventListener('abort', onAbort);
+  const over = () => signal.aborted || opts.done?.aborted === true;
+  try {
+    const ini: NotifyMessage = { Version: TSNET_VERSION };
+    if ((mask & NotifyWatchOpt.InitialState) !== 0) {
+      ini.SessionID = randomBytes(8).toString('hex');
+      Object.assign(ini, stateMessage(last));
+    }
+    if ((mask & NotifyWatchOpt.InitialPrefs) !== 0) ini.Prefs = await backend.prefs();
+    if ((mask & NotifyWatchOpt.InitialStatus) !== 0)
+      ini.InitialStatus = await backend.status({ peers: true });
+    yield ini;
+    for (;;) {
+      const n = queue.shift();
+      if (n !== undefined) {
+        yield n;
+        continue;
+      }
+      if (over()) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    unsubscribe();
+    signal.removeEventListener('abort', onAbort);
+    opts.done?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * `ping` of the LocalAPI: an ICMP echo through our netstack to a tailnet IP (`tailscale ping --icmp`).
+ * Disco, TSMP and PeerAPI pings are not implemented yet and say so in `Err`, as a failed ping does.
+ */
+async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number): Promise<PingResult> {
+  const text = ip.toString();
+  const nm = node.netmap;
+  const peer = nm === undefined ? undefined : nodeByAddr(nm, ip);
+  const result: PingResult = {
+    IP: text,
+    NodeIP: peer === undefined ? '' : text,
+    NodeName: peer?.Name ?? '',
+    Err: '',
+    LatencySeconds: 0,
+    Endpoint: '',
+    DERPRegionID: 0,
+    DERPRegionCode: '',
+  };
+  if (node.addresses.some((a) => a.equals(ip))) return { ...result, IsLocalIP: true };
+  if (type !== 'ICMP') return { ...result, Err: `${type} ping is not supported by tsnet yet (ICMP is)` };
+  const stack = node.stack;
+  if (stack === undefined) return { ...result, Err: 'not running' };
+  if (peer === undefined) return { ...result, Err: `no matching peer for ${text}` };
+  const ms = await stack.ping(text, { timeoutMs: PING_TIMEOUT_MS });
+  if (ms === null) return { ...result, Err: 'timeout' };
+  const path = node.peerPath(text);
+  const region = path?.derpRegion ?? 0;
+  const direct = path?.trusted === true && path.direct !== undefined ? path.direct : '';
+  return {
+    ...result,
+    LatencySeconds: ms / 1000,
+    Endpoint: direct,
+    DERPRegionID: direct === '' ? region : 0,
+    DERPRegionCode: direct === '' ? (nm?.derpMap?.Regions?.get(region)?.RegionCode ?? '') : '',
   };
 }

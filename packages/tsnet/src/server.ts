@@ -173,6 +173,8 @@ export class Server extends EventEmitter<ServerEvents> {
   #loopback: Promise<Loopback> | undefined;
   #fetch: TailnetFetch | undefined;
   #saving: Promise<void> = Promise.resolve();
+  /** Aborted by close(): ends LocalAPI watches. */
+  readonly #done = new AbortController();
   /** `(host, port) => dial('tcp', host:port)`: the seam the loopback proxy and the HTTP clients use. */
   readonly #tailnetDial: TailnetDial = (host, port) => this.dial('tcp', joinHostPort(host, port));
   readonly #tcpListeners = new Set<TcpServer>();
@@ -499,6 +501,13 @@ export class Server extends EventEmitter<ServerEvents> {
       backendState: () => this.#state,
       controlUrl: this.#controlUrl,
       hostname: this.#hostname,
+      authURL: () => this.#authURL,
+      onState: (listener) => {
+        const l = (st: BackendState) => listener(st);
+        this.on('state', l);
+        return () => this.off('state', l);
+      },
+      done: this.#done.signal,
     });
     return this.#backend;
   }
@@ -745,6 +754,7 @@ export class Server extends EventEmitter<ServerEvents> {
     await this.#saving;
     await this.#node?.close();
     this.#setState('Stopped');
+    this.#done.abort();
     this.removeAllListeners();
   }
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format, promisify } from 'node:util';
 import { TsnetError } from '@tsnet/core';
+import { IPN_STATES, type Notify, NotifyWatchOpt } from '@tsnet/localapi';
 import { TestTailnet } from '@tsnet/testcontrol';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -210,6 +211,40 @@ describe('auth', () => {
     await up;
     expect(states).toEqual(['Starting', `NeedsLogin ${login.url}`, 'Running']);
     expect(s.authURL).toBeUndefined();
+  });
+
+  it('watchIPNBus: the first message has the state and prefs, then the login URL, LoginFinished and Running; close() ends it', async () => {
+    delete process.env.TS_AUTHKEY;
+    delete process.env.TS_AUTH_KEY;
+    const s = server({ hostname: 'watcher', ...ephemeral() });
+    const lc = await s.localClient();
+    const w = await lc.watchIPNBus(NotifyWatchOpt.InitialState | NotifyWatchOpt.InitialPrefs);
+    const seen: Notify[] = [];
+    const reading = (async () => {
+      for await (const n of w) seen.push(n);
+    })();
+    const login = await tailnet.waitForLogin({ hostname: 'watcher', timeoutMs: 20_000 });
+    const waitFor = async (what: string, f: (n: Notify) => boolean) => {
+      const end = Date.now() + 20_000;
+      while (!seen.some(f)) {
+        if (Date.now() > end) throw new Error(`no ${what} on the bus: ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await waitFor('login URL', (n) => n.BrowseToURL === login.url);
+    tailnet.approveLogin(login.url);
+    await waitFor('Running', (n) => n.State === IPN_STATES.indexOf('Running'));
+    const first = seen[0];
+    expect(first?.Version).toMatch(/tsnet/);
+    expect(first?.SessionID).toMatch(/^[0-9a-f]{16}$/);
+    expect(typeof first?.State).toBe('number');
+    expect(first?.Prefs?.Hostname).toBe('watcher');
+    expect(seen.some((n) => n.LoginFinished != null)).toBe(true);
+    // The status of an in-process client shows the URL only while it is needed.
+    expect((await lc.status()).AuthURL).toBe('');
+    await s.close();
+    await withTimeout(reading, 5_000);
+    expect(seen.at(-1)?.State).toBe(IPN_STATES.indexOf('Stopped'));
   });
 
   it('a wrong key is a ControlLoginError with the server’s words, and up() does not hang', async () => {
@@ -425,6 +460,19 @@ describe('listen and dial', () => {
     expect(f.dispatcher.destroyed).toBe(true);
     expect(() => c.httpClient()).toThrow(/closed/);
     await expect(c.loopback()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('LocalAPI ping: ICMP through the tailnet answers with a latency; disco and TSMP say they are not supported yet', async () => {
+    const lc = await b.localClient();
+    const ip = a.tailscaleIPs().ip4 ?? '';
+    const r = await lc.ping(ip, 'ICMP');
+    expect(r.Err).toBe('');
+    expect(r.LatencySeconds).toBeGreaterThan(0);
+    expect(r.NodeName).toMatch(/^udp-a\./);
+    expect(r.NodeIP).toBe(ip);
+    const d = await lc.ping(ip, 'disco');
+    expect(d.Err).toMatch(/not supported/);
+    expect((await lc.ping(b.tailscaleIPs().ip4 ?? '', 'ICMP')).IsLocalIP).toBe(true);
   });
 
   it('refuses to listen on an address that is not ours, and dialing an unknown name is ENOTFOUND', async () => {
