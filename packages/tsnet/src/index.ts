@@ -26,6 +26,7 @@ export {
 } from './filter/index.js';
 export { type NodeBackendOptions, nodeLocalBackend, TSNET_VERSION } from './local-backend.js';
 export {
+  type DiscoPong,
   type LocalEndpoint,
   type MagicPeer,
   Magicsock,

@@ -202,8 +202,9 @@ async function* watchIPNBus(
 }
 
 /**
- * `ping` of the LocalAPI: an ICMP echo through our netstack to a tailnet IP (`tailscale ping --icmp`).
- * Disco, TSMP and PeerAPI pings are not implemented yet and say so in `Err`, as a failed ping does.
+ * `ping` of the LocalAPI: a disco ping through magicsock (`tailscale ping`, the path in `Endpoint` or
+ * `DERPRegionID`) or an ICMP echo through our netstack (`--icmp`). TSMP and PeerAPI pings are not
+ * implemented yet and say so in `Err`, as a failed ping does.
  */
 async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number): Promise<PingResult> {
   const text = ip.toString();
@@ -220,20 +221,33 @@ async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number):
     DERPRegionCode: '',
   };
   if (node.addresses.some((a) => a.equals(ip))) return { ...result, IsLocalIP: true };
-  if (type !== 'ICMP') return { ...result, Err: `${type} ping is not supported by tsnet yet (ICMP is)` };
+  if (type !== 'ICMP' && type !== 'disco') {
+    return { ...result, Err: `${type} ping is not supported by tsnet yet (disco and ICMP are)` };
+  }
   const stack = node.stack;
   if (stack === undefined) return { ...result, Err: 'not running' };
   if (peer === undefined) return { ...result, Err: `no matching peer for ${text}` };
-  const ms = await stack.ping(text, { timeoutMs: PING_TIMEOUT_MS });
-  if (ms === null) return { ...result, Err: 'timeout' };
-  const path = node.peerPath(text);
-  const region = path?.derpRegion ?? 0;
-  const direct = path?.trusted === true && path.direct !== undefined ? path.direct : '';
-  return {
-    ...result,
-    LatencySeconds: ms / 1000,
+  const region = node.peerPath(text)?.derpRegion ?? 0;
+  const via = (direct: string) => ({
     Endpoint: direct,
     DERPRegionID: direct === '' ? region : 0,
     DERPRegionCode: direct === '' ? (nm?.derpMap?.Regions?.get(region)?.RegionCode ?? '') : '',
+  });
+  if (type === 'disco') {
+    // Go's disco ping: the path is the one the Pong came back on.
+    try {
+      const pong = await node.magicsock.ping(peer.Key.toString(), PING_TIMEOUT_MS);
+      return { ...result, LatencySeconds: pong.latencyMs / 1000, ...via(pong.direct?.toString() ?? '') };
+    } catch (err) {
+      return { ...result, Err: (err as Error).message };
+    }
+  }
+  const ms = await stack.ping(text, { timeoutMs: PING_TIMEOUT_MS });
+  if (ms === null) return { ...result, Err: 'timeout' };
+  const path = node.peerPath(text);
+  return {
+    ...result,
+    LatencySeconds: ms / 1000,
+    ...via(path?.trusted === true && path.direct !== undefined ? path.direct : ''),
   };
 }

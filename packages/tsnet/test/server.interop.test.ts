@@ -254,6 +254,26 @@ describeInterop(
       expect(peer?.DNSName).toBe(st.Self?.DNSName);
     });
 
+    it('LocalAPI ping from our node: disco pings answered by tailscaled and the Go peer, ICMP by tailscaled', async () => {
+      const lc = await (web as Server).localClient();
+      const tsIp = await (ts as Tailscaled).ip4();
+      for (const ip of [tsIp, (gopeer as GoPeer).ip4]) {
+        const r = await waitUntil(
+          `a disco pong from ${ip}`,
+          async () => {
+            const p = await lc.ping(ip, 'disco');
+            return p.Err === '' ? p : undefined;
+          },
+          { timeoutMs: 20_000 },
+        );
+        expect(r.LatencySeconds).toBeGreaterThan(0);
+        expect(r.Endpoint !== '' || r.DERPRegionID > 0).toBe(true);
+      }
+      const icmp = await lc.ping(tsIp, 'ICMP');
+      expect(icmp.Err).toBe('');
+      expect(icmp.NodeName).toMatch(/^alice-box\./);
+    });
+
     it('the README’s usage example, as written in TypeScript: an HTTP server on :80, reached by tailscaled', async () => {
       const s = web as Server;
       const ln = await s.listen('tcp', ':80');

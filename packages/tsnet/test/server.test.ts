@@ -462,7 +462,7 @@ describe('listen and dial', () => {
     await expect(c.loopback()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
-  it('LocalAPI ping: ICMP through the tailnet answers with a latency; disco and TSMP say they are not supported yet', async () => {
+  it('LocalAPI ping: ICMP and disco answer with a latency and a path; TSMP says it is not supported yet', async () => {
     const lc = await b.localClient();
     const ip = a.tailscaleIPs().ip4 ?? '';
     const r = await lc.ping(ip, 'ICMP');
@@ -471,7 +471,11 @@ describe('listen and dial', () => {
     expect(r.NodeName).toMatch(/^udp-a\./);
     expect(r.NodeIP).toBe(ip);
     const d = await lc.ping(ip, 'disco');
-    expect(d.Err).toMatch(/not supported/);
+    expect(d.Err).toBe('');
+    expect(d.LatencySeconds).toBeGreaterThan(0);
+    // A path: a direct ip:port, or the DERP region that carried it.
+    expect(d.Endpoint !== '' || d.DERPRegionID > 0).toBe(true);
+    expect((await lc.ping(ip, 'TSMP')).Err).toMatch(/not supported/);
     expect((await lc.ping(b.tailscaleIPs().ip4 ?? '', 'ICMP')).IsLocalIP).toBe(true);
   });
 

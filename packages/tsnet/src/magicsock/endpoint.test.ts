@@ -217,4 +217,26 @@ describe('PeerEndpoint path choice', () => {
       { via: 'udp', to: '127.0.0.1:41641', msg: 'data' },
     ]);
   });
+
+  it('pingNow: to the trusted address alone, else to every candidate and through DERP; the first Pong answers once', () => {
+    const { ep, sent, pong, pings } = setup();
+    const got: Array<{ latencyMs: number; direct: string | undefined }> = [];
+    const record = (p: { latencyMs: number; direct: AddrPort | undefined }) =>
+      got.push({ latencyMs: p.latencyMs, direct: p.direct?.toString() });
+    expect(ep.pingNow(0, record)).toBe(true);
+    expect(pings().map((x) => `${x.via}:${x.to}`)).toEqual(['udp:127.0.0.1:41641', 'derp:900']);
+    const [udpPing, derpPing] = pings();
+    if (typeof udpPing?.msg !== 'object' || udpPing.msg.type !== 'ping') throw new Error('no udp ping');
+    if (typeof derpPing?.msg !== 'object' || derpPing.msg.type !== 'ping') throw new Error('no derp ping');
+    ep.handlePong(derpPing.msg.txId, undefined, 30);
+    ep.handlePong(udpPing.msg.txId, AddrPort.parse('127.0.0.1:41641'), 40);
+    expect(got).toEqual([{ latencyMs: 30, direct: undefined }]);
+    // Now trusted (the UDP Pong vouched for it): one ping, to that address.
+    sent.length = 0;
+    got.length = 0;
+    expect(ep.pingNow(50, record)).toBe(true);
+    expect(pings().map((x) => `${x.via}:${x.to}`)).toEqual(['udp:127.0.0.1:41641']);
+    pong(52);
+    expect(got).toEqual([{ latencyMs: 2, direct: '127.0.0.1:41641' }]);
+  });
 });

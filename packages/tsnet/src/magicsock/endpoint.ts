@@ -58,6 +58,16 @@ interface PendingPing {
   at: number;
   /** UDP address pinged, or undefined for a ping via DERP. */
   to: AddrPort | undefined;
+  /** For a ping someone asked for (`pingNow`): told of the Pong. */
+  done?: ((pong: DiscoPong) => void) | undefined;
+}
+
+/** The answer to a disco ping: its round trip and the path it took. */
+export interface DiscoPong {
+  /** Round-trip time in ms. */
+  latencyMs: number;
+  /** The UDP address that answered, or undefined when the Pong came through DERP. */
+  direct: AddrPort | undefined;
 }
 
 /** The path to a peer, as tests and status see it. */
@@ -228,7 +238,39 @@ export class PeerEndpoint {
     this.#io.sendDerp(this.homeDerp, this.nodeKey, pkt);
   }
 
-  #ping(to: AddrPort | undefined, now: number): void {
+  /**
+   * A disco ping someone asked for (LocalAPI `ping`, as `tailscale ping`): to the trusted direct
+   * address alone, else to every candidate and through DERP; `done` hears the first Pong. False if
+   * the peer has no disco key or no path at all.
+   */
+  pingNow(now: number, done: (pong: DiscoPong) => void): boolean {
+    if (this.discoKey === undefined) return false;
+    let first = true;
+    const once = (p: DiscoPong) => {
+      if (!first) return;
+      first = false;
+      done(p);
+    };
+    const trusted = this.#trusted(now);
+    if (trusted !== undefined) {
+      this.#ping(trusted, now, once);
+      return true;
+    }
+    let sent = false;
+    if (this.#io.directEnabled) {
+      for (const c of this.#candidates.values()) {
+        this.#ping(c.addr, now, once);
+        sent = true;
+      }
+    }
+    if (this.homeDerp !== 0) {
+      this.#ping(undefined, now, once);
+      sent = true;
+    }
+    return sent;
+  }
+
+  #ping(to: AddrPort | undefined, now: number, done?: (pong: DiscoPong) => void): void {
     if (this.discoKey === undefined) return;
     if (this.#pending.size >= MAX_PENDING_PINGS) this.#expirePings(now, true);
     const txId = this.#io.txId();
@@ -238,7 +280,7 @@ export class PeerEndpoint {
       nodeKey: this.#io.nodeKey,
       padding: 0,
     });
-    this.#pending.set(Buffer.from(txId).toString('hex'), { at: now, to });
+    this.#pending.set(Buffer.from(txId).toString('hex'), { at: now, to, done });
     if (to !== undefined) this.#io.sendUdp(to, pkt);
     else if (this.homeDerp !== 0) this.#io.sendDerp(this.homeDerp, this.nodeKey, pkt);
   }
@@ -286,6 +328,7 @@ export class PeerEndpoint {
     const p = this.#pending.get(k);
     if (p === undefined) return false;
     this.#pending.delete(k);
+    p.done?.({ latencyMs: now - p.at, direct: p.to === undefined ? undefined : src });
     if (p.to === undefined || src === undefined) return true; // a DERP round trip: nothing to learn
     if (!p.to.equals(src)) {
       // Answered from another address than we pinged: learn it as a candidate, do not trust it.

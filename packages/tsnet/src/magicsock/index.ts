@@ -1,5 +1,5 @@
 export * from './constants.js';
-export { derpMagicAddr, type EndpointIO, PeerEndpoint, type PeerPath } from './endpoint.js';
+export { type DiscoPong, derpMagicAddr, type EndpointIO, PeerEndpoint, type PeerPath } from './endpoint.js';
 export {
   type LocalEndpoint,
   type MagicPeer,

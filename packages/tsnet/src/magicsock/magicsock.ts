@@ -34,6 +34,7 @@ import { type DerpMap, DerpRegionManager } from '@tsnet/derp';
 import type { Bind } from '@tsnet/wireguard';
 import { DiscoBox, discoSender, looksLikeDisco } from '../disco/index.js';
 import {
+  type DiscoPong,
   derpMagicAddr,
   type EndpointIO,
   PeerEndpoint,
@@ -489,6 +490,30 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements Bind {
     if (!enabled) for (const ep of this.#peers.values()) ep.resetPaths();
     this.#endpointsChanged();
     if (enabled) this.#stun();
+  }
+
+  /**
+   * Sends a disco ping to a peer (by node key text) as `tailscale ping` does and resolves with the
+   * first Pong's round trip and path, or rejects with `ETIMEDOUT` (`ENOTFOUND` for an unknown
+   * peer, `EHOSTUNREACH` for one without disco or a path).
+   */
+  ping(nodeKey: string, timeoutMs = 5_000): Promise<DiscoPong> {
+    const ep = this.#peers.get(nodeKey);
+    if (ep === undefined) return Promise.reject(new TsnetError('ENOTFOUND', `ping: no peer ${nodeKey}`));
+    return new Promise<DiscoPong>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(
+        () => reject(new TsnetError('ETIMEDOUT', `ping: no pong within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const sent = ep.pingNow(this.#clock.now(), (pong) => {
+        timer.cancel();
+        resolve(pong);
+      });
+      if (!sent) {
+        timer.cancel();
+        reject(new TsnetError('EHOSTUNREACH', 'ping: the peer has no disco key or no path'));
+      }
+    });
   }
 
   /** The path to a peer (by node key text), or undefined if unknown. */
