@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { NetworkMap } from '@tsnet/control';
-import type { IPAddr } from '@tsnet/core';
+import { type IPAddr, systemClock } from '@tsnet/core';
 import {
   type BackendState,
   IPN_STATES,
@@ -203,8 +203,8 @@ async function* watchIPNBus(
 
 /**
  * `ping` of the LocalAPI: a disco ping through magicsock (`tailscale ping`, the path in `Endpoint` or
- * `DERPRegionID`) or an ICMP echo through our netstack (`--icmp`). TSMP and PeerAPI pings are not
- * implemented yet and say so in `Err`, as a failed ping does.
+ * `DERPRegionID`), a TSMP ping through WireGuard (`--tsmp`) or an ICMP echo through our netstack
+ * (`--icmp`). PeerAPI pings are not implemented and say so in `Err`, as a failed ping does.
  */
 async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number): Promise<PingResult> {
   const text = ip.toString();
@@ -221,8 +221,8 @@ async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number):
     DERPRegionCode: '',
   };
   if (node.addresses.some((a) => a.equals(ip))) return { ...result, IsLocalIP: true };
-  if (type !== 'ICMP' && type !== 'disco') {
-    return { ...result, Err: `${type} ping is not supported by tsnet yet (disco and ICMP are)` };
+  if (type !== 'ICMP' && type !== 'disco' && type !== 'TSMP') {
+    return { ...result, Err: `${type} ping is not supported by tsnet yet (disco, TSMP and ICMP are)` };
   }
   const stack = node.stack;
   if (stack === undefined) return { ...result, Err: 'not running' };
@@ -242,7 +242,15 @@ async function ping(node: TsnetNode, ip: IPAddr, type: PingType, _size: number):
       return { ...result, Err: (err as Error).message };
     }
   }
-  const ms = await stack.ping(text, { timeoutMs: PING_TIMEOUT_MS });
+  let ms: number | null;
+  if (type === 'TSMP') {
+    // From our address of the same family, straight into the tunnel (netstack does not see it).
+    const src = node.addresses.find((a) => a.is4() === ip.is4());
+    if (src === undefined) return { ...result, Err: `no ${ip.is4() ? 'IPv4' : 'IPv6'} address of ours` };
+    ms = await node.datapath.pingTsmp(src.bytes, ip.bytes, PING_TIMEOUT_MS, systemClock);
+  } else {
+    ms = await stack.ping(text, { timeoutMs: PING_TIMEOUT_MS });
+  }
   if (ms === null) return { ...result, Err: 'timeout' };
   const path = node.peerPath(text);
   return {

@@ -254,7 +254,7 @@ describeInterop(
       expect(peer?.DNSName).toBe(st.Self?.DNSName);
     });
 
-    it('LocalAPI ping from our node: disco pings answered by tailscaled and the Go peer, ICMP by tailscaled', async () => {
+    it('LocalAPI ping from our node: disco pings answered by tailscaled and the Go peer, ICMP and TSMP by tailscaled', async () => {
       const lc = await (web as Server).localClient();
       const tsIp = await (ts as Tailscaled).ip4();
       for (const ip of [tsIp, (gopeer as GoPeer).ip4]) {
@@ -272,6 +272,9 @@ describeInterop(
       const icmp = await lc.ping(tsIp, 'ICMP');
       expect(icmp.Err).toBe('');
       expect(icmp.NodeName).toMatch(/^alice-box\./);
+      const tsmp = await lc.ping(tsIp, 'TSMP');
+      expect(tsmp.Err).toBe('');
+      expect(tsmp.LatencySeconds).toBeGreaterThan(0);
     });
 
     it('the README’s usage example, as written in TypeScript: an HTTP server on :80, reached by tailscaled', async () => {

@@ -462,7 +462,7 @@ describe('listen and dial', () => {
     await expect(c.loopback()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
-  it('LocalAPI ping: ICMP and disco answer with a latency and a path; TSMP says it is not supported yet', async () => {
+  it('LocalAPI ping: ICMP, disco and TSMP answer with a latency (disco with its path); PeerAPI says it is not supported', async () => {
     const lc = await b.localClient();
     const ip = a.tailscaleIPs().ip4 ?? '';
     const r = await lc.ping(ip, 'ICMP');
@@ -475,7 +475,10 @@ describe('listen and dial', () => {
     expect(d.LatencySeconds).toBeGreaterThan(0);
     // A path: a direct ip:port, or the DERP region that carried it.
     expect(d.Endpoint !== '' || d.DERPRegionID > 0).toBe(true);
-    expect((await lc.ping(ip, 'TSMP')).Err).toMatch(/not supported/);
+    const t = await lc.ping(ip, 'TSMP');
+    expect(t.Err).toBe('');
+    expect(t.LatencySeconds).toBeGreaterThan(0);
+    expect((await lc.ping(ip, 'peerapi')).Err).toMatch(/not supported/);
     expect((await lc.ping(b.tailscaleIPs().ip4 ?? '', 'ICMP')).IsLocalIP).toBe(true);
   });
 

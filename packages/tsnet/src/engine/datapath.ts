@@ -5,11 +5,22 @@
  * the stack) are shown to `runOut` (flow tracking) and go to WireGuard. A TCP SYN the filter drops is
  * answered with a TSMP reject, as tailscaled does, so the dialer fails fast.
  */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '@tsnet/core';
 import type { LinkEndpoint } from '@tsnet/netstack';
 import type { TunDevice } from '@tsnet/wireguard';
 import type { PacketFilter } from '../filter/filter.js';
 import { IPPROTO_TCP, parsePacket, TCP_ACK, TCP_SYN } from '../filter/packet.js';
-import { buildTsmpReject, handleTsmp, type TsmpCounters, type TsmpResult } from '../filter/tsmp.js';
+import {
+  buildTsmpPing,
+  buildTsmpReject,
+  handleTsmp,
+  type TsmpCounters,
+  type TsmpResult,
+} from '../filter/tsmp.js';
+
+/** TSMP pings of ours in flight at once (more get null at once). */
+const MAX_TSMP_PINGS = 64;
 
 /** The MTU of a Tailscale node's interface (Go's `tstun.DefaultTUNMTU`): 1280, IPv6's minimum. */
 export const TAILSCALE_MTU = 1280;
@@ -39,7 +50,7 @@ export class Datapath implements TunDevice, LinkEndpoint {
     rejectsSent: 0,
   };
   /** TSMP messages handled (pings answered, disco adverts, rejects received), live. */
-  readonly tsmp: TsmpCounters = { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 };
+  readonly tsmp: TsmpCounters = { pings: 0, discoAdverts: 0, rejectsReceived: 0, pongs: 0, ignored: 0 };
   /** The inbound filter from the netmap; undefined drops everything (no netmap yet). */
   filter: PacketFilter | undefined;
   /** Called with a disco key a peer advertised over TSMP and the packet's source address. */
@@ -48,6 +59,8 @@ export class Datapath implements TunDevice, LinkEndpoint {
   onReject: ((src: Uint8Array, r: NonNullable<TsmpResult['rejected']>) => void) | undefined;
   #toTunnel: ((pkt: Uint8Array) => void) | undefined;
   #toStack: ((pkt: Uint8Array) => void) | undefined;
+  /** TSMP pings of ours waiting for their Pong, by the hex of their 8 bytes. */
+  readonly #tsmpPings = new Map<string, () => void>();
 
   // TunDevice (WireGuard's side)
   open(onPacket: (packet: Uint8Array) => void): void {
@@ -69,6 +82,7 @@ export class Datapath implements TunDevice, LinkEndpoint {
     if (v === 'tsmp') {
       const r = handleTsmp(packet, this.tsmp);
       if (r.reply !== undefined) this.#sendOut(r.reply);
+      if (r.pong !== undefined) this.#tsmpPings.get(Buffer.from(r.pong).toString('hex'))?.();
       if (r.discoKey !== undefined || r.rejected !== undefined) {
         const p = parsePacket(packet);
         if (p !== null && r.discoKey !== undefined) this.onDiscoAdvert?.(p.src.slice(), r.discoKey);
@@ -87,6 +101,29 @@ export class Datapath implements TunDevice, LinkEndpoint {
   close(): void {
     this.#toTunnel = undefined;
     this.#toStack = undefined;
+  }
+
+  /**
+   * Sends a TSMP ping from `src` to `dst` (4 or 16 bytes each) into the tunnel and resolves with the
+   * round trip in ms when the Pong comes back, or null after `timeoutMs` (at most 64 in flight).
+   */
+  pingTsmp(src: Uint8Array, dst: Uint8Array, timeoutMs: number, clock: Clock): Promise<number | null> {
+    if (this.#tsmpPings.size >= MAX_TSMP_PINGS) return Promise.resolve(null);
+    const data = randomBytes(8);
+    const key = data.toString('hex');
+    const started = clock.now();
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => {
+        this.#tsmpPings.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      this.#tsmpPings.set(key, () => {
+        timer.cancel();
+        this.#tsmpPings.delete(key);
+        resolve(clock.now() - started);
+      });
+      this.#sendOut(buildTsmpPing(src, dst, data));
+    });
   }
 
   // LinkEndpoint (netstack's side)

@@ -2,7 +2,7 @@ import { IPAddr, IPPrefix } from '@tsnet/core';
 import { describe, expect, it } from 'vitest';
 import { type FilterRuleInput, PacketFilter, parseIpSet } from './filter.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_TSMP, IPPROTO_UDP, parsePacket } from './packet.js';
-import { buildTsmpPacket, buildTsmpReject, handleTsmp } from './tsmp.js';
+import { buildTsmpPacket, buildTsmpPing, buildTsmpReject, handleTsmp } from './tsmp.js';
 
 function ip(s: string): Uint8Array {
   return IPAddr.parse(s).bytes;
@@ -208,7 +208,7 @@ describe('PacketFilter.runIn', () => {
       expect(() => g.runIn(b)).not.toThrow();
       expect(() => g.runOut(b)).not.toThrow();
       expect(() =>
-        handleTsmp(b, { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 }),
+        handleTsmp(b, { pings: 0, discoAdverts: 0, rejectsReceived: 0, pongs: 0, ignored: 0 }),
       ).not.toThrow();
     }
   });
@@ -216,7 +216,7 @@ describe('PacketFilter.runIn', () => {
 
 describe('TSMP', () => {
   it('answers a ping with a pong carrying the same data, addresses swapped', () => {
-    const c = { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 };
+    const c = { pings: 0, discoAdverts: 0, rejectsReceived: 0, pongs: 0, ignored: 0 };
     const ping = buildTsmpPacket(ip(PEER), ip(ME4), new Uint8Array([0x70, 1, 2, 3, 4, 5, 6, 7, 8]));
     const r = handleTsmp(ping, c);
     const p = r.reply === undefined ? null : parsePacket(r.reply);
@@ -224,10 +224,18 @@ describe('TSMP', () => {
     expect(Buffer.from(p?.src ?? []).equals(Buffer.from(ip(ME4)))).toBe(true);
     expect([...(r.reply?.subarray(20) ?? [])]).toEqual([0x6f, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0]);
     expect(c.pings).toBe(1);
+    // Our own ping's pong comes back with the same 8 bytes.
+    const ours = buildTsmpPing(ip(ME4), ip(PEER), new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]));
+    expect([...ours.subarray(20)]).toEqual([0x70, 9, 8, 7, 6, 5, 4, 3, 2]);
+    const answer = handleTsmp(ours, c).reply;
+    if (answer === undefined) throw new Error('no pong');
+    expect([...(handleTsmp(answer, c).pong ?? [])]).toEqual([9, 8, 7, 6, 5, 4, 3, 2]);
+    expect(c.pongs).toBe(1);
+    expect(() => buildTsmpPing(ip(ME4), ip(PEER), new Uint8Array(7))).toThrow(RangeError);
   });
 
   it('takes a disco key advertisement and builds a reject for a dropped SYN', () => {
-    const c = { pings: 0, discoAdverts: 0, rejectsReceived: 0, ignored: 0 };
+    const c = { pings: 0, discoAdverts: 0, rejectsReceived: 0, pongs: 0, ignored: 0 };
     const adv = new Uint8Array(33).fill(9);
     adv[0] = 0x61;
     expect(handleTsmp(buildTsmpPacket(ip(PEER), ip(ME4), adv), c).discoKey?.length).toBe(32);

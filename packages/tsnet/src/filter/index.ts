@@ -9,4 +9,11 @@ export {
   type Verdict,
 } from './filter.js';
 export * from './packet.js';
-export { buildTsmpPacket, buildTsmpReject, handleTsmp, type TsmpCounters, type TsmpResult } from './tsmp.js';
+export {
+  buildTsmpPacket,
+  buildTsmpPing,
+  buildTsmpReject,
+  handleTsmp,
+  type TsmpCounters,
+  type TsmpResult,
+} from './tsmp.js';

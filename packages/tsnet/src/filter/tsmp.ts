@@ -1,6 +1,7 @@
 /**
  * TSMP, the Tailscale Message Protocol (IP protocol 99; tailscale `net/packet/tsmp.go`), as far as
- * a node must speak it (protocol-map §8.5): answer Ping `'p'` with Pong `'o'`, accept disco-key
+ * a node must speak it (protocol-map §8.5): answer Ping `'p'` with Pong `'o'` (and send Pings of
+ * our own, `buildTsmpPing`, matching their Pongs), accept disco-key
  * advertisements `'a'`, note rejects `'!'`, and build a reject for a SYN our filter dropped so the
  * dialer fails fast. Everything else is ignored and counted.
  */
@@ -14,6 +15,8 @@ export interface TsmpCounters {
   discoAdverts: number;
   /** Rejects received (a peer's filter refused our connection). */
   rejectsReceived: number;
+  /** Pongs received for our own TSMP pings. */
+  pongs: number;
   /** Anything else (unknown types, malformed), counted and dropped. */
   ignored: number;
 }
@@ -25,6 +28,17 @@ export interface TsmpResult {
   discoKey?: Uint8Array;
   /** The sender refused a connection of ours: our port, its port, the IP protocol and reason. */
   rejected?: { proto: number; ourPort: number; theirPort: number; reason: string };
+  /** A Pong (`'o'`) answering a ping of ours: the 8 bytes the ping carried. */
+  pong?: Uint8Array;
+}
+
+/** A TSMP Ping (`'p'` and 8 bytes the Pong echoes) from `src` to `dst`, as `tailscale ping --tsmp`. */
+export function buildTsmpPing(src: Uint8Array, dst: Uint8Array, data: Uint8Array): Uint8Array {
+  if (data.length !== 8) throw new RangeError('data must be 8 bytes');
+  const body = new Uint8Array(9);
+  body[0] = 0x70;
+  body.set(data, 1);
+  return buildTsmpPacket(src, dst, body);
 }
 
 function checksum(b: Uint8Array, off: number, len: number): number {
@@ -80,6 +94,10 @@ export function handleTsmp(pkt: Uint8Array, counters: TsmpCounters, peerApiPort 
     pong[9] = peerApiPort >> 8;
     pong[10] = peerApiPort & 0xff;
     return { reply: buildTsmpPacket(p.dst, p.src, pong) };
+  }
+  if (t === 0x6f && body.length >= 9) {
+    counters.pongs++;
+    return { pong: body.slice(1, 9) };
   }
   if (t === 0x61 && body.length >= 33) {
     counters.discoAdverts++;
