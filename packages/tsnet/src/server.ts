@@ -173,6 +173,8 @@ export class Server extends EventEmitter<ServerEvents> {
   #loopback: Promise<Loopback> | undefined;
   #fetch: TailnetFetch | undefined;
   #saving: Promise<void> = Promise.resolve();
+  /** LocalAPI watch-ipn-bus subscribers. */
+  readonly #stateWatchers = new Set<(state: BackendState) => void>();
   /** Aborted by close(): ends LocalAPI watches. */
   readonly #done = new AbortController();
   /** `(host, port) => dial('tcp', host:port)`: the seam the loopback proxy and the HTTP clients use. */
@@ -231,6 +233,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (s === this.#state && info.authURL === undefined) return;
     this.#state = s;
     this.emit('state', s, info);
+    for (const w of this.#stateWatchers) w(s);
   }
 
   /**
@@ -502,10 +505,12 @@ export class Server extends EventEmitter<ServerEvents> {
       controlUrl: this.#controlUrl,
       hostname: this.#hostname,
       authURL: () => this.#authURL,
+      // A set of its own, not 'state' listeners: any number of watches without the
+      // EventEmitter's max-listeners warning.
       onState: (listener) => {
         const l = (st: BackendState) => listener(st);
-        this.on('state', l);
-        return () => this.off('state', l);
+        this.#stateWatchers.add(l);
+        return () => this.#stateWatchers.delete(l);
       },
       done: this.#done.signal,
     });
