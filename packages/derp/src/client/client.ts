@@ -120,10 +120,7 @@ export interface DerpClientCounters {
   pongsReceived: number;
   /** KeepAlive frames from the server. */
   keepAlivesReceived: number;
-  /**
-   * Frames ignored (unknown types, malformed ones Go's client also skips) on the current
-   * connection: unlike the others, this counter starts again from 0 on each connection.
-   */
+  /** Frames ignored: unknown types, and malformed ones Go's client also skips. */
   framesSkipped: number;
   /** Restarting frames received (each drops the connection and reconnects as advertised). */
   restarts: number;
