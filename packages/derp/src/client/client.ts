@@ -94,7 +94,7 @@ export interface DerpClientOptions {
 
 /** What a `DerpClient` has done, since it was created (`DerpClient.counters`). */
 export interface DerpClientCounters {
-  /** Handshakes that got the server's key (state `connected`), including ones refused after it. */
+  /** Connections established (ServerInfo received, the `connected` event). */
   connects: number;
   /** Attempts that failed: dial, upgrade, handshake timeout, or closed before ServerInfo. */
   connectFailures: number;
@@ -135,7 +135,7 @@ export interface DerpClientEvents {
     info: {
       /** The server's public key. */
       serverKey: NodePublic;
-      /** This connection's number (`generation`); a handshake that failed after ServerKey skips one. */
+      /** This connection's number (`generation`): 1, 2, 3… */
       generation: number;
     },
   ];
@@ -236,8 +236,8 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
   /** `framesSkipped` of the current connection's parser already added to the counter. */
   #skippedSeen = 0;
   #generation = 0;
-  /** The generation for which 'connected' was emitted. */
-  #announced = 0;
+  /** The current connection got ServerInfo: it counts as established ('connected' was emitted). */
+  #established = false;
   #serverKey: NodePublic | null = null;
   #queue: Uint8Array[] = [];
   #flushScheduled = false;
@@ -287,7 +287,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     return this.#serverKey;
   }
 
-  /** Increments on every handshake that gets the server's key (ServerKey); 0 before the first. */
+  /** Increments on every established connection (ServerInfo, the `connected` event); 0 before the first. */
   get generation(): number {
     return this.#generation;
   }
@@ -307,7 +307,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
   connect(): Promise<void> {
     if (this.#state === 'closed')
       return Promise.reject(new TsnetError('ERR_DERP_CLOSED', 'DERP client is closed'));
-    if (this.#state === 'connected' && this.#announced === this.#generation) return Promise.resolve();
+    if (this.#state === 'connected' && this.#established) return Promise.resolve();
     const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     if (this.#state === 'idle') void this.#attempt();
     return p;
@@ -478,6 +478,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     this.#transport = transport;
     this.#protocol = protocol;
     this.#skippedSeen = 0;
+    this.#established = false;
     this.#connectTimer = this.#clock.setTimeout(() => {
       if (this.#transport === transport && this.#state === 'connecting') {
         this.#teardown(transport, new TsnetError('ETIMEDOUT', 'DERP handshake timed out'));
@@ -533,9 +534,6 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
         this.#connectTimer = null;
         this.#serverKey = e.serverKey;
         this.#state = 'connected';
-        this.#generation++;
-        this.#failures = 0;
-        c.connects++;
         const first = protocol.outbox.splice(0);
         if (this.#preferred) first.push(emitFrame({ type: 'NotePreferred', preferred: true }));
         if (this.#opts.watchConnectionChanges === true) first.push(emitFrame({ type: 'WatchConns' }));
@@ -544,9 +542,14 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
         return;
       }
       case 'serverInfo':
-        // The server registered us (it sends ServerInfo right after): announce the connection.
-        if (this.#serverKey !== null && this.#announced !== this.#generation) {
-          this.#announced = this.#generation;
+        // The server registered us (it sends ServerInfo right after): the connection is
+        // established. Counted here, not at ServerKey, so a handshake refused in between is only a
+        // failure (and backs off like one).
+        if (this.#serverKey !== null && !this.#established) {
+          this.#established = true;
+          this.#generation++;
+          this.#failures = 0;
+          c.connects++;
           this.#logf('derp: connected to %s (generation %d)', transport.remoteAddress, this.#generation);
           this.emit('connected', { serverKey: this.#serverKey, generation: this.#generation });
           this.#resolveWaiters();
@@ -644,7 +647,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     }
     this.#pings.clear();
     if (this.#state === 'closed') return;
-    if (wasConnected && this.#announced !== this.#generation) {
+    if (wasConnected && !this.#established) {
       // Closed between ServerKey and ServerInfo (e.g. refused by admission): a failed attempt.
       this.#onConnectFailure(err);
     } else if (wasConnected) {
