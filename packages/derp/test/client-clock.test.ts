@@ -1,5 +1,5 @@
 // The client's timers on a fake clock (real sockets): Tailscale's backoff schedule, the read
-// timeout that declares a silent server dead.
+// timeout that declares a silent server dead, the grace close() gives the server.
 
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
@@ -7,6 +7,7 @@ import { FakeClock, NodePrivate } from '@tsnet/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DerpClient, DerpServer } from '../src/index.js';
 import { nextEvent, until } from './helpers.js';
+import { scriptedDerpServer } from './scripted-server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -73,5 +74,22 @@ describe('DerpClient timers', () => {
     expect(err).toMatchObject({ code: 'ETIMEDOUT' });
     clock.advance(10);
     await until('reconnected', () => c.generation === 2);
+  });
+
+  it('close() waits 1 s on the injected clock for a server that never finishes the close (it used the real clock)', async () => {
+    const clock = new FakeClock();
+    const srv = await scriptedDerpServer({ handshake: true, holdClose: true, onConnection: () => {} });
+    cleanups.push(() => srv.close());
+    const c = new DerpClient({ privateKey: NodePrivate.generate(), url: srv.url, clock });
+    await c.connect();
+    let closed = false;
+    void c.close().then(() => {
+      closed = true;
+    });
+    clock.advance(999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    clock.advance(1);
+    await until('closed', () => closed, 500);
   });
 });

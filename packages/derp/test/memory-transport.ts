@@ -13,6 +13,8 @@ export class MemoryTransport implements ByteTransport {
   readonly written: Uint8Array[][] = [];
   /** Force backpressure: while true, `needDrain` is true and writes are still delivered. */
   stalled = false;
+  /** A peer that never finishes a close: `end()` does nothing, only `destroy()` closes. */
+  ignoreEnd = false;
   #stalledBatches: Uint8Array[][] = [];
   constructor(readonly remoteAddress = '127.0.0.1:40000') {}
 
@@ -81,6 +83,7 @@ export class MemoryTransport implements ByteTransport {
     }
   }
   end(): void {
+    if (this.ignoreEnd) return;
     queueMicrotask(() => this.destroy());
   }
   destroy(): void {

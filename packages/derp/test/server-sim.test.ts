@@ -1,7 +1,7 @@
 // The server on in-memory transports and a fake clock: deterministic checks of queues and drops,
 // timeouts, rate limiting, keep-alives, mesh watchers and duplicate keys, and of the bytes it writes.
 import { FakeClock, getCryptoProvider, NodePrivate, type NodePublic } from '@tsnet/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type ClientEvent,
   ClientProtocol,
@@ -172,6 +172,38 @@ describe('server on in-memory transports', () => {
     await flush();
     expect(a.events.filter((e) => e.type === 'keepAlive').length).toBe(1);
     expect(server.counters.keepAlivesSent).toBe(1);
+  });
+
+  it('keep-alive jitter comes from the crypto provider (it used Math.random)', async () => {
+    // All-ones randomness: the largest jitter, 4999 ms. Math.random would say 0.
+    const ones = { ...crypto, randomBytes: (n: number) => new Uint8Array(n).fill(0xff) };
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0);
+    try {
+      const { server, clock } = newServer({ crypto: ones });
+      const a = connect(server);
+      await flush();
+      clock.advance(64_998);
+      await flush();
+      expect(server.counters.keepAlivesSent).toBe(0);
+      clock.advance(1);
+      await flush();
+      expect(a.events.filter((e) => e.type === 'keepAlive').length).toBe(1);
+    } finally {
+      random.mockRestore();
+    }
+  });
+
+  it('a closed connection whose client never finishes the close is destroyed after 1 s of the server clock', async () => {
+    const { server, clock } = newServer();
+    const a = connect(server);
+    await flush();
+    a.serverSide.ignoreEnd = true;
+    server.closeClient(a.pub);
+    await flush();
+    clock.advance(999);
+    expect(a.serverSide.closed).toBe(false);
+    clock.advance(1);
+    expect(a.serverSide.closed).toBe(true);
   });
 
   it('skips unknown frames; closes on a malformed NotePreferred, as Go does', async () => {

@@ -399,7 +399,8 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
     this.#rejectWaiters(err);
     if (t !== null && !t.closed) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        // A server that never finishes the close gets 1 s (of our clock, so tests can advance it).
+        const timer = this.#clock.setTimeout(() => {
           t.destroy();
           resolve();
         }, 1000);
@@ -407,7 +408,7 @@ export class DerpClient extends EventEmitter<DerpClientEvents> {
           onData: () => {},
           onDrain: () => {},
           onClose: () => {
-            clearTimeout(timer);
+            timer.cancel();
             resolve();
           },
         });

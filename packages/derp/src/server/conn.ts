@@ -30,6 +30,7 @@ import { TokenBucket } from '../token-bucket.js';
 import type { ByteTransport } from '../transport.js';
 import {
   FRAME_TYPE,
+  KEEP_ALIVE_JITTER_MS,
   looksLikeDisco,
   MAX_CLIENT_INFO_LEN,
   MAX_PING_LEN,
@@ -167,7 +168,10 @@ export class ServerConn {
       ctx.rateLimit === null
         ? null
         : new TokenBucket(ctx.rateLimit.bytesPerSecond, ctx.rateLimit.burstBytes, ctx.clock.now());
-    this.#keepAliveJitterMs = Math.floor(Math.random() * 5000);
+    // 0–5 s, from the provider's randomness (injectable, unlike Math.random).
+    const r = ctx.crypto.randomBytes(4);
+    const u32 = new DataView(r.buffer, r.byteOffset, 4).getUint32(0);
+    this.#keepAliveJitterMs = Math.floor((u32 / 2 ** 32) * KEEP_ALIVE_JITTER_MS);
     transport.setHandlers({
       onData: (chunk) => this.#onData(chunk),
       onDrain: () => this.#onDrain(),
@@ -568,7 +572,7 @@ export class ServerConn {
     const t = this.transport;
     t.end();
     // A peer that never finishes the close must not hold the server: destroy after 1 s.
-    if (!t.closed) setTimeout(() => t.destroy(), 1000).unref();
+    if (!t.closed) this.#ctx.clock.setTimeout(() => t.destroy(), 1000).unref();
     this.#onClose(false);
   }
 

@@ -69,7 +69,7 @@ export interface DerpServerOptions {
   logf?: Logf;
   /** Timers (handshake, keep-alive, write timeout, rate-limit pauses); default the system clock. */
   clock?: Clock;
-  /** NaCl boxes for ClientInfo/ServerInfo and key generation; default `getCryptoProvider()`. */
+  /** NaCl boxes for ClientInfo/ServerInfo, key generation, keep-alive jitter; default `getCryptoProvider()`. */
   crypto?: CryptoProvider;
   /**
    * A mesh pre-shared key (64 hex digits). Clients presenting it may WatchConns, ClosePeer and
