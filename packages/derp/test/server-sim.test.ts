@@ -174,6 +174,20 @@ describe('server on in-memory transports', () => {
     expect(server.counters.keepAlivesSent).toBe(1);
   });
 
+  it('a keep-alive dropped by a full control queue counts as dropped, not as sent', async () => {
+    const { server, clock } = newServer();
+    const a = connect(server);
+    await flush();
+    // 4096 control frames queued in this turn (no flush yet): the queue is full when the keep-alive is due.
+    for (let i = 0; i < 4096; i++) server.setHealth(a.pub, 'x');
+    clock.advance(65_000);
+    expect(server.counters.controlFramesDropped).toBe(1);
+    expect(server.counters.keepAlivesSent).toBe(0);
+    await flush();
+    clock.advance(65_000);
+    expect(server.counters.keepAlivesSent).toBe(1);
+  });
+
   it('keep-alive jitter comes from the crypto provider (it used Math.random)', async () => {
     // All-ones randomness: the largest jitter, 4999 ms. Math.random would say 0.
     const ones = { ...crypto, randomBytes: (n: number) => new Uint8Array(n).fill(0xff) };

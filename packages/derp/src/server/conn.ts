@@ -454,8 +454,10 @@ export class ServerConn {
     ctx.scheduleFlush(this);
   }
 
-  /** Queues a control frame (bounded; overflow is dropped and counted). */
-  /** Queues a control frame; false if it was dropped (closed, or the control queue is full). */
+  /**
+   * Queues a control frame (bounded); false if it was dropped: the connection is closed, or the
+   * control queue is full (counted as `controlFramesDropped`).
+   */
   queueControl(frame: Uint8Array): boolean {
     if (this.#state === 'Closed') return false;
     if (this.#ctrl.length >= CONTROL_QUEUE_MAX) {

@@ -86,7 +86,7 @@ export interface DerpServerCounters {
   keepAlivesSent: number;
   /** Skipped client frames: unknown types, or types only a server sends (`unknown_frames`). */
   unknownFrames: number;
-  /** Frames dropped from a full control queue (pongs, peer-gone notices, mesh updates). */
+  /** Frames dropped by a full control queue: PeerGone, PeerPresent, KeepAlive, Health, Restarting. */
   controlFramesDropped: number;
   /** Times a client's reading was paused by the per-client rate limit. */
   rateLimitWaits: number;
