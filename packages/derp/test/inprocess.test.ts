@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodePrivate } from '@tsnet/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DerpClient, type DerpClientOptions, DerpServer, PEER_GONE_REASON } from '../src/index.js';
+import { DerpClient, type DerpClientOptions, DerpServer, dialDerp, PEER_GONE_REASON } from '../src/index.js';
 import { nextEvent, payload, payloadIndex, selfSignedCert, until } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -170,6 +170,29 @@ describe('in-process: our client ↔ our server', () => {
     await Promise.all([a.connect(), b.connect()]);
     expect(await exchange(a, b, 1000)).toBe(1000);
     expect(server.counters.websocketAccepts).toBe(2);
+  });
+
+  it('WebSocket to an IPv6 host name dialled at another address: the Host header brackets it', async () => {
+    const server = new DerpServer();
+    const http = createServer();
+    const hosts: Array<string | undefined> = [];
+    http.on('upgrade', (req) => hosts.push(req.headers.host));
+    server.attach(http);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    cleanups.push(async () => {
+      await server.close();
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    });
+    const port = (http.address() as AddressInfo).port;
+    const { transport } = await dialDerp({
+      protocol: 'ws:',
+      hostname: '::1',
+      connectHost: '127.0.0.1',
+      port,
+    });
+    transport.destroy();
+    expect(hosts).toEqual([`[::1]:${port}`]);
   });
 
   it('TLS with a sha256-raw pin; a wrong pin is refused; insecure works', async () => {
