@@ -229,6 +229,23 @@ describe('DerpRegionManager', () => {
     const refused = await serve((sock) => sock.end('HTTP/1.1 404 Not Found\r\n\r\n'));
     await expect(probeLatency(target(refused))).rejects.toMatchObject({ code: 'ERR_DERP_PROBE' });
     const endless = await serve((sock) => sock.write(Buffer.alloc(5000, 0x41)));
-    await expect(probeLatency(target(endless))).rejects.toMatchObject({ code: 'ERR_DERP_PROBE' });
+    await expect(probeLatency(target(endless))).rejects.toMatchObject({
+      code: 'ERR_DERP_PROBE',
+      message: expect.stringMatching(/no status line in the first 4096 bytes$/),
+    });
+  });
+
+  it('probeLatency says so when the server closes before the status line ends (it waited for the timeout)', async () => {
+    const srv = createServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', () => sock.end('HTTP/1.1 2'));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+    const port = (srv.address() as AddressInfo).port;
+    await expect(probeLatency({ protocol: 'http:', hostname: '127.0.0.1', port })).rejects.toMatchObject({
+      code: 'ERR_DERP_PROBE',
+      message: expect.stringMatching(/closed before the status line ended$/),
+    });
   });
 });

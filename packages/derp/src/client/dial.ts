@@ -327,19 +327,31 @@ export async function probeLatency(
       const start = now();
       const onAbort = () => reject(new TsnetError('ETIMEDOUT', `latency probe of ${host}: timed out`));
       ac.signal.addEventListener('abort', onAbort, { once: true });
+      const fail = (why: string) =>
+        reject(new TsnetError('ERR_DERP_PROBE', `latency probe of ${host}: ${why}`));
       // The status line may come in pieces: read until its CRLF (at most 4 KiB).
       let head = Buffer.alloc(0);
       const onData = (d: Buffer) => {
         head = Buffer.concat([head, d]);
         const eol = head.indexOf('\r\n');
         if (eol < 0 && head.length < PROBE_MAX_STATUS_LINE) return;
+        stop();
+        const line = eol < 0 ? null : head.subarray(0, eol).toString('latin1');
+        if (line === null) fail(`no status line in the first ${PROBE_MAX_STATUS_LINE} bytes`);
+        else if (/^HTTP\/1\.[01] 2\d\d/.test(line)) resolve(now() - start);
+        else fail(line.slice(0, 200));
+      };
+      const onEnd = () => {
+        stop();
+        fail('the server closed before the status line ended');
+      };
+      const stop = () => {
         s.off('data', onData);
+        s.off('end', onEnd);
         ac.signal.removeEventListener('abort', onAbort);
-        const line = head.subarray(0, eol < 0 ? PROBE_MAX_STATUS_LINE : eol).toString('latin1');
-        if (eol >= 0 && /^HTTP\/1\.[01] 2\d\d/.test(line)) resolve(now() - start);
-        else reject(new TsnetError('ERR_DERP_PROBE', `latency probe of ${host}: ${line.slice(0, 200)}`));
       };
       s.on('data', onData);
+      s.once('end', onEnd);
       s.once('error', (e) =>
         reject(new TsnetError('ECONNRESET', `latency probe of ${host}: ${e.message}`, { cause: e })),
       );
