@@ -37,6 +37,7 @@ import {
   PEER_GONE_REASON,
   PEER_PRESENT_FLAGS,
   PING_DATA_LEN,
+  PROTOCOL_VERSION,
 } from '../wire/constants.js';
 import {
   describeFrameType,
@@ -316,7 +317,7 @@ export class ServerConn {
     const rl = ctx.rateLimit;
     this.#ctrl.push(
       sealServerInfoFrame(ctx.crypto, ctx.privateKeyRaw, this.key!.raw, {
-        version: 2,
+        version: PROTOCOL_VERSION,
         tokenBucketBytesPerSecond: rl === null || this.canMesh ? 0 : rl.bytesPerSecond,
         tokenBucketBytesBurst: rl === null || this.canMesh ? 0 : rl.burstBytes,
       }),

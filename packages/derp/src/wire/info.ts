@@ -10,7 +10,7 @@
  */
 
 import { boxOpen, boxSeal, type CryptoProvider } from '@tsnet/core';
-import { KEY_LEN, MAX_CLIENT_INFO_LEN, MAX_INFO_LEN, PROTOCOL_VERSION } from './constants.js';
+import { KEY_LEN, MAX_CLIENT_INFO_LEN, MAX_INFO_LEN, NONCE_LEN, PROTOCOL_VERSION } from './constants.js';
 import { emitFrame } from './frames.js';
 
 /** What a client tells the server about itself. */
@@ -135,7 +135,7 @@ export function openClientInfo(
       error: string;
     } {
   if (payload.length > MAX_CLIENT_INFO_LEN) return { error: 'long client info' };
-  if (payload.length < KEY_LEN + 24) return { error: 'short client info' };
+  if (payload.length < KEY_LEN + NONCE_LEN) return { error: 'short client info' };
   const clientKey = payload.slice(0, KEY_LEN);
   const plain = boxOpen(crypto, serverPrivate, clientKey, payload.subarray(KEY_LEN));
   if (plain === null) return { error: 'client info box does not open with the client key' };
@@ -162,7 +162,7 @@ export function openServerInfo(
   serverPublic: Uint8Array,
   payload: Uint8Array,
 ): ServerInfo | null {
-  if (payload.length > 24 + MAX_INFO_LEN) return null;
+  if (payload.length > NONCE_LEN + MAX_INFO_LEN) return null;
   const plain = boxOpen(crypto, clientPrivate, serverPublic, payload);
   return plain === null ? null : parseServerInfo(plain);
 }
